@@ -1,0 +1,40 @@
+"""Options shared by svtk commands, so every command spells them the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+ConfigOpt = Annotated[
+    Path,
+    typer.Option("--config", "-c", help="YAML config (may name base: files).", show_default=False),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Override a config value: section.key=value (YAML value; repeatable).",
+        show_default=False,
+    ),
+]
+ForceOpt = Annotated[
+    bool,
+    typer.Option("--force", help="Redo a finished stage even if its config or inputs changed."),
+]
+
+
+def not_yet(command: str, issue: str) -> NoReturn:
+    """For a command whose implementation has not landed: say so and fail (exit 2)."""
+    from svtk.errors import UserError
+
+    raise UserError(f"'svtk {command}' is not implemented yet ({issue}); nothing was done.")
+
+
+def group_without_command(ctx: typer.Context, group: typer.Typer, name: str, issue: str) -> NoReturn:
+    """``svtk GROUP`` alone: the help (exit 2), or 'not implemented yet' while it has no command."""
+    if not group.registered_commands and not group.registered_groups:
+        not_yet(name, issue)
+    typer.echo(ctx.get_help())
+    raise typer.Exit(2)

@@ -1,0 +1,34 @@
+"""svtk.runinfo: an output directory describes itself and later stages read the config back."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+
+from svtk.runinfo import read_run_config, write_run_info
+
+
+@dataclass
+class Inner:
+    r: int = 16
+
+
+@dataclass
+class Exp:
+    name: str = "x"
+    lora: Inner = field(default_factory=Inner)
+
+
+def test_write_and_read_back(tmp_path):
+    cfg = Exp(name="mini", lora=Inner(r=8))
+    write_run_info(tmp_path / "exp", cfg, argv=["svtk", "train", "--set", "lora.r=8"])
+    assert read_run_config(tmp_path / "exp", Exp) == cfg
+    info = json.loads((tmp_path / "exp/run_info.json").read_text())
+    assert info["command"] == "svtk train --set lora.r=8"
+    assert info["versions"]["svtk"] and info["versions"]["torch"]
+    cmd = tmp_path / "exp/cmd.sh"
+    assert os.access(cmd, os.X_OK)
+    assert "svtk train --set lora.r=8" in cmd.read_text()
+    assert subprocess.run(["bash", "-n", str(cmd)]).returncode == 0
