@@ -38,3 +38,10 @@ def group_without_command(ctx: typer.Context, group: typer.Typer, name: str, iss
         not_yet(name, issue)
     typer.echo(ctx.get_help())
     raise typer.Exit(2)
+
+
+def load(cls, config, overrides):  # noqa: ANN001, ANN201 - thin pass-through for commands
+    """``load_config`` for a command's ``--config`` and ``--set`` options."""
+    from svtk.config import load_config
+
+    return load_config(cls, config, overrides or ())
