@@ -1,0 +1,254 @@
+"""Token-level finite-state automata: the constraint behind label-constrained and joint decoding.
+
+An automaton is deterministic over token ids. Each state has a set of allowed tokens and a
+transition for each of them. States come in two flavours, which together describe any
+finite-state grammar over a tokenizer's pieces:
+
+- *closed* states allow exactly their explicit edges (a trie node over tokenized labels);
+- *free* states allow every token except a forbidden set (free text: a transcript, a slot
+  value); tokens without an explicit edge go to the state's default successor (usually itself),
+  explicit edges leave the free region (a separator such as `` |``).
+
+Compiled tables are torch tensors, so a whole batch (and all beams) advance with a few gathers
+and no Python loop over items:
+
+- ``rows (R, V)`` additive bias (0 allowed, -inf forbidden), deduplicated across states,
+  ``row_of (S,)`` the row of each state; masking is ``scores + rows[row_of[state]]``;
+- ``edge_keys (E,)`` sorted ``state * V + token`` with ``edge_next (E,)``, looked up with
+  ``searchsorted``; ``default_next (S,)`` for the other allowed tokens (-1: not allowed).
+
+Several automata (one per task or label set in a mixed batch) are joined with
+:meth:`TokenAutomaton.union`; each item starts in its own automaton's start state.
+
+Usage::
+
+    b = AutomatonBuilder(vocab_size)
+    s = b.new_state(); end = b.new_state(); b.add_edge(end, eos, end)
+    for leaf in b.add_sequences(s, [[5, 6], [5, 7, 8]]):
+        b.add_edge(leaf, eos, end)
+    fsa = b.build(start=s)
+    states = fsa.start_states(batch)                      # (B,)
+    scores = fsa.mask(scores, states)                     # (B, V)
+    states = fsa.advance(states, scores.argmax(-1))       # (B,)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass
+class _State:
+    edges: dict[int, int] = field(default_factory=dict)
+    free: bool = False
+    forbidden: frozenset[int] = frozenset()
+    default: int = -1  # successor for allowed tokens without an edge (free states)
+    alias: int | None = None  # behave like this state too (epsilon move), resolved at build
+
+
+class AutomatonError(ValueError):
+    """A grammar that cannot be compiled into a deterministic token automaton."""
+
+
+class AutomatonBuilder:
+    """Collects states and edges, then compiles them into a :class:`TokenAutomaton`."""
+
+    def __init__(self, vocab_size: int):
+        self.vocab_size = int(vocab_size)
+        self.states: list[_State] = []
+
+    def new_state(self) -> int:
+        self.states.append(_State())
+        return len(self.states) - 1
+
+    def add_edge(self, src: int, token: int, dst: int) -> None:
+        if not 0 <= token < self.vocab_size:
+            raise AutomatonError(f"token id {token} outside the vocabulary (size {self.vocab_size})")
+        old = self.states[src].edges.get(token)
+        if old is not None and old != dst:
+            raise AutomatonError(f"state {src}: token {token} already goes to {old}, not {dst}")
+        self.states[src].edges[token] = dst
+
+    def set_free(self, state: int, forbidden: Iterable[int] = (), default: int | None = None) -> None:
+        """Allow every token but ``forbidden``; tokens without an edge go to ``default`` (self)."""
+        s = self.states[state]
+        s.free = True
+        s.forbidden = frozenset(int(t) for t in forbidden)
+        s.default = state if default is None else default
+
+    def alias(self, state: int, target: int) -> None:
+        """``state`` also behaves like ``target`` (an epsilon move): its edges, freedom, successor."""
+        self.states[state].alias = target
+
+    def add_sequences(self, src: int, sequences: Sequence[Sequence[int]]) -> list[int]:
+        """Insert ``sequences`` as a trie rooted at ``src``; return the node reached by each.
+
+        Shared prefixes share nodes; a sequence that is a prefix of another ends on an inner
+        node. An empty sequence ends at ``src`` itself.
+        """
+        ends = []
+        for seq in sequences:
+            node = src
+            for tok in seq:
+                nxt = self.states[node].edges.get(int(tok))
+                if nxt is None:
+                    nxt = self.new_state()
+                    self.add_edge(node, int(tok), nxt)
+                node = nxt
+            ends.append(node)
+        return ends
+
+    def _resolve_aliases(self) -> None:
+        def resolve(i: int, seen: tuple[int, ...]) -> None:
+            s = self.states[i]
+            if s.alias is None:
+                return
+            if s.alias in seen:
+                raise AutomatonError(f"alias cycle through states {seen + (s.alias,)}")
+            resolve(s.alias, seen + (i,))
+            t = self.states[s.alias]
+            for tok, dst in t.edges.items():
+                if s.edges.get(tok, dst) != dst:
+                    raise AutomatonError(
+                        f"state {i}: token {tok} is both a continuation ({s.edges[tok]}) and a "
+                        f"move into state {s.alias} ({dst}); the grammar is ambiguous in tokens")
+                s.edges[tok] = dst
+            if t.free:
+                if s.free:
+                    raise AutomatonError(f"state {i}: two free regions meet (alias of {s.alias})")
+                s.free, s.forbidden, s.default = True, t.forbidden, t.default
+            s.alias = None
+
+        for i in range(len(self.states)):
+            resolve(i, ())
+
+    def build(self, start: int) -> TokenAutomaton:
+        self._resolve_aliases()
+        V = self.vocab_size
+        row_index: dict[bytes, int] = {}
+        rows: list[torch.Tensor] = []
+        row_of, default_next, keys, nexts = [], [], [], []
+        for i, s in enumerate(self.states):
+            allowed = torch.zeros(V, dtype=torch.bool)
+            if s.free:
+                allowed[:] = True
+                if s.forbidden:
+                    allowed[torch.tensor(sorted(s.forbidden), dtype=torch.long)] = False
+            if s.edges:
+                allowed[torch.tensor(list(s.edges), dtype=torch.long)] = True
+            if not allowed.any():
+                raise AutomatonError(f"state {i} allows no token (a dead end in the grammar)")
+            key = allowed.numpy().tobytes()
+            if key not in row_index:
+                row_index[key] = len(rows)
+                rows.append(allowed)
+            row_of.append(row_index[key])
+            default_next.append(s.default if s.free else -1)
+            for tok, dst in s.edges.items():
+                keys.append(i * V + tok)
+                nexts.append(dst)
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        allowed_rows = torch.stack(rows)  # (R, V)
+        return TokenAutomaton(
+            vocab_size=V,
+            start=start,
+            rows=torch.zeros(allowed_rows.shape).masked_fill_(~allowed_rows, float("-inf")),
+            row_of=torch.tensor(row_of, dtype=torch.long),
+            edge_keys=torch.tensor([keys[j] for j in order], dtype=torch.long),
+            edge_next=torch.tensor([nexts[j] for j in order], dtype=torch.long),
+            default_next=torch.tensor(default_next, dtype=torch.long),
+        )
+
+
+@dataclass
+class TokenAutomaton:
+    """Compiled, vectorised automaton (see the module docstring for the tables)."""
+
+    vocab_size: int
+    start: int
+    rows: torch.Tensor  # (R, V) float: 0 allowed, -inf forbidden
+    row_of: torch.Tensor  # (S,) long
+    edge_keys: torch.Tensor  # (E,) long, sorted state * V + token
+    edge_next: torch.Tensor  # (E,) long
+    default_next: torch.Tensor  # (S,) long, -1 where only edges are allowed
+
+    @property
+    def num_states(self) -> int:
+        return int(self.row_of.numel())
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> TokenAutomaton:
+        return TokenAutomaton(
+            self.vocab_size, self.start,
+            self.rows.to(device=device, dtype=dtype or self.rows.dtype),
+            self.row_of.to(device), self.edge_keys.to(device), self.edge_next.to(device),
+            self.default_next.to(device))
+
+    def start_states(self, n: int) -> torch.Tensor:
+        return torch.full((n,), self.start, dtype=torch.long, device=self.row_of.device)
+
+    def allowed(self, states: torch.Tensor) -> torch.Tensor:
+        """Boolean allowed-token mask per state: (N,) -> (N, V)."""
+        return self.rows.index_select(0, self.row_of[states]) == 0
+
+    def mask(self, scores: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
+        """``scores (N, V)`` with forbidden tokens set to -inf (one gather and one add)."""
+        return scores + self.rows.index_select(0, self.row_of[states])  # (N, V)
+
+    def advance(self, states: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """Next state for each (state, token): (N,), (N,) -> (N,); a forbidden token keeps the
+        state (it can only be chosen by a dead beam, whose result is discarded)."""
+        dflt = self.default_next[states]
+        if self.edge_keys.numel() == 0:
+            nxt = dflt
+        else:
+            key = states * self.vocab_size + tokens
+            idx = torch.searchsorted(self.edge_keys, key).clamp_(max=self.edge_keys.numel() - 1)
+            hit = self.edge_keys[idx] == key
+            nxt = torch.where(hit, self.edge_next[idx], dflt)
+        return torch.where(nxt < 0, states, nxt)
+
+    def walk(self, tokens: Iterable[int], state: int | None = None) -> int | None:
+        """Follow ``tokens`` from ``state`` (default: start); None if one is not allowed."""
+        s = self.start if state is None else state
+        for tok in tokens:
+            if not bool(self.allowed(torch.tensor([s]))[0, int(tok)]):
+                return None
+            s = int(self.advance(torch.tensor([s]), torch.tensor([int(tok)]))[0])
+        return s
+
+    @staticmethod
+    def union(automata: Sequence[TokenAutomaton]) -> tuple[TokenAutomaton, list[int]]:
+        """One automaton holding all of ``automata`` side by side; returns it and the start
+        state of each part (so items of a mixed batch each start in their own part)."""
+        if not automata:
+            raise ValueError("union of no automata")
+        V = automata[0].vocab_size
+        if any(a.vocab_size != V for a in automata):
+            raise AutomatonError("automata over different vocabularies cannot be joined")
+        if len(automata) == 1:
+            return automata[0], [automata[0].start]
+        starts, rows, row_of, keys, nexts, dflt = [], [], [], [], [], []
+        s_off = r_off = 0
+        for a in automata:
+            starts.append(a.start + s_off)
+            rows.append(a.rows)
+            row_of.append(a.row_of + r_off)
+            keys.append(a.edge_keys + s_off * V)  # states offset keeps keys sorted part by part
+            nexts.append(a.edge_next + s_off)
+            dflt.append(torch.where(a.default_next < 0, a.default_next, a.default_next + s_off))
+            s_off += a.num_states
+            r_off += a.rows.shape[0]
+        joined = TokenAutomaton(V, starts[0], torch.cat(rows), torch.cat(row_of), torch.cat(keys),
+                                torch.cat(nexts), torch.cat(dflt))
+        return joined, starts
+
+
+def free_automaton(vocab_size: int, forbidden: Iterable[int] = ()) -> TokenAutomaton:
+    """One free state: no constraint (items of a mixed batch that decode freely)."""
+    b = AutomatonBuilder(vocab_size)
+    s = b.new_state()
+    b.set_free(s, forbidden)
+    return b.build(start=s)

@@ -1,0 +1,279 @@
+"""The decode driver: task cuts in, one hypothesis record per cut out (``hyps.jsonl``).
+
+``decode_cuts(model, cuts, options)`` batches the cuts (by count, or by total duration with the
+count as a cap, via lhotse's ``DynamicCutSampler``), swaps in the chosen prompts, builds the
+prefix with ``model.prefix(model.collate(cuts))``, and runs batched greedy or beam search with a
+KV cache. With ``constrained`` each closed-set item is restricted to its label set and slot-filling
+items to their slot types (free values); with ``joint`` non-ASR items decode and parse
+``ASR: <transcript> | TASK: <output> |``. A batch can mix tasks: every item carries its own
+automaton start state.
+
+The model is anything with the SpeechLM decoding contract: ``collate(cuts)``,
+``prefix(batch) -> (embeds (B, T, D), mask (B, T))`` (LEFT-padded for decoder-only LLMs),
+``tokenizer``, ``llm_kind`` and ``llm.model`` (the HF model, PEFT-wrapped or not).
+
+``decode_split`` writes ``hyps.jsonl`` and ``decode_info.json`` into the output directory,
+atomically and behind a stage marker. Each record::
+
+    {"id", "task", "prompt", "hyp", "ref", "raw", "joint", "labels", "score", "finished"}
+    (+ "hyp_asr", "ref_asr" when joint)
+
+Usage::
+
+    opts = DecodeConfig(beam=4, constrained=True)
+    for rec in decode_cuts(model, cuts, opts):
+        ...
+    decode_split(model, "data/tasks/test.jsonl.gz", "exp/a/decode/beam4/test", opts)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from svtk.decoding.joint import parse_joint
+
+log = logging.getLogger(__name__)
+
+ASR_TASK = "asr"
+
+
+@dataclass
+class DecodeConfig:
+    """``conf/decode/*.yaml``: how to decode a split."""
+
+    beam: int = 1  # hypotheses kept per item; 1 is greedy search
+    length_penalty: float = 1.0  # beam: final pick by score / length ** length_penalty
+    max_new_tokens: int = 128  # generation stops here if no end of sequence came
+    constrained: bool = False  # closed-set outputs restricted to the labels, SF slot types to its set
+    joint: bool = False  # non-ASR tasks decode `ASR: ... | TASK: ... |` and are parsed
+    prompts: str = "cut"  # cut (the cuts' own) | train | unseen (from the bank) | path to a YAML bank
+    prompt_dir: str | None = None  # where the train/unseen banks live; default: svtk's conf/prompts
+    batch_size: int = 32  # most cuts in a batch
+    max_duration: float | None = None  # most seconds of audio in a batch (batch_size still caps it)
+    slot_tasks: list[str] = field(default_factory=lambda: ["sf"])  # outputs `type: value; ...`
+    tasks: list[str] | None = None  # decode only these tasks (None: all)
+
+    def __post_init__(self) -> None:
+        if self.beam < 1:
+            raise ValueError(f"beam must be >= 1, got {self.beam}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
+def _custom(cut) -> dict[str, Any]:
+    return dict(cut.custom or {})
+
+
+def _task(cut) -> str:
+    return str(_custom(cut).get("task", "")).lower()
+
+
+def is_joint(cut, opts: DecodeConfig) -> bool:
+    """Joint decoding applies to non-ASR tasks when asked for, or when the cut is a joint one."""
+    return _task(cut) != ASR_TASK and (opts.joint or bool(_custom(cut).get("joint")))
+
+
+class GrammarCache:
+    """Compiles each distinct grammar once and joins the ones a batch needs."""
+
+    def __init__(self, tokenizer, vocab_size: int):
+        self.tokenizer = tokenizer
+        self.vocab_size = vocab_size
+        self._fsa: dict[tuple, Any] = {}
+        self._unions: dict[tuple, tuple[Any, list[int]]] = {}
+
+    def key_for(self, cut, opts: DecodeConfig) -> tuple | None:
+        """What constrains ``cut`` (None: nothing)."""
+        if not opts.constrained:
+            return None
+        task, labels = _task(cut), _custom(cut).get("labels")
+        labels = tuple(labels) if labels else None
+        joint = is_joint(cut, opts)
+        if task in opts.slot_tasks:
+            if not labels:
+                return None  # slot types unknown: the value-free grammar cannot be built
+            return ("joint", task, None, labels) if joint else ("slots", labels)
+        if labels:
+            return ("joint", task, labels, None) if joint else ("labels", labels)
+        return None
+
+    def automaton(self, key: tuple):
+        from svtk.decoding.automata import free_automaton
+        from svtk.decoding.grammars import build_grammar
+
+        if key not in self._fsa:
+            if key == ("free",):
+                fsa = free_automaton(self.vocab_size)
+            elif key[0] == "labels":
+                fsa = build_grammar("labels", self.tokenizer, self.vocab_size, labels=list(key[1]))
+            elif key[0] == "slots":
+                fsa = build_grammar("slots", self.tokenizer, self.vocab_size, slot_types=list(key[1]))
+            else:
+                _, task, labels, slots = key
+                fsa = build_grammar("joint", self.tokenizer, self.vocab_size, task=task,
+                                    labels=list(labels) if labels else None,
+                                    slot_types=list(slots) if slots else None)
+            self._fsa[key] = fsa
+        return self._fsa[key]
+
+    def constraint(self, keys: list[tuple | None], device):
+        """The batch constraint for items with these keys; None when none is constrained."""
+        import torch
+
+        from svtk.decoding.automata import TokenAutomaton
+        from svtk.decoding.search import Constraint
+
+        if all(k is None for k in keys):
+            return None
+        keys = [("free",) if k is None else k for k in keys]
+        distinct = tuple(sorted(set(keys), key=repr))
+        if distinct not in self._unions:
+            fsa, starts = TokenAutomaton.union([self.automaton(k) for k in distinct])
+            self._unions[distinct] = (fsa.to(device), starts)
+        fsa, starts = self._unions[distinct]
+        start_of = dict(zip(distinct, starts))
+        return Constraint(fsa, torch.tensor([start_of[k] for k in keys], dtype=torch.long,
+                                            device=device))
+
+
+def batches(cuts, opts: DecodeConfig) -> Iterator[list]:
+    """Batches in manifest order: by count, or by duration capped by count."""
+    from lhotse.dataset import DynamicCutSampler
+
+    sampler = DynamicCutSampler(cuts, max_duration=opts.max_duration, max_cuts=opts.batch_size,
+                                shuffle=False, drop_last=False)
+    for batch in sampler:
+        yield list(batch)
+
+
+def make_record(cut, raw: str, opts: DecodeConfig, score: float | None = None,
+                finished: bool | None = None) -> dict[str, Any]:
+    """One ``hyps.jsonl`` record (see the module docstring)."""
+    c = _custom(cut)
+    joint = is_joint(cut, opts)
+    rec: dict[str, Any] = {
+        "id": cut.id,
+        "task": _task(cut),
+        "prompt": c.get("prompt", ""),
+        "hyp": raw,
+        "ref": c.get("target", ""),
+        "raw": raw,
+        "joint": joint,
+        "labels": list(c["labels"]) if c.get("labels") else None,
+    }
+    if joint:
+        hyp = parse_joint(raw)
+        rec["hyp"], rec["hyp_asr"] = hyp.output.strip(), hyp.transcript.strip()
+        rec["parsed"] = hyp.ok
+        ref = parse_joint(rec["ref"] or "")
+        if ref.ok:
+            rec["ref"], rec["ref_asr"] = ref.output.strip(), ref.transcript.strip()
+        else:
+            sups = getattr(cut, "supervisions", None) or []
+            rec["ref_asr"] = " ".join((s.text or "") for s in sups).strip()
+    if score is not None:
+        rec["score"] = round(float(score), 4)
+    if finished is not None:
+        rec["finished"] = bool(finished)
+    return rec
+
+
+def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str, Any]]:
+    """Decode ``cuts`` with ``model``; yields one record per cut, batch by batch."""
+    import torch
+    from lhotse import CutSet
+    from lhotse.utils import fastcopy
+
+    from svtk.decoding.incremental import make_decoder
+    from svtk.decoding.prompts import PromptChooser
+    from svtk.decoding.search import search
+
+    tok = model.tokenizer
+    if tok.eos_token_id is None:
+        raise ValueError("decoding needs a tokenizer with an end-of-sequence token")
+    eos = int(tok.eos_token_id)
+    pad = int(tok.pad_token_id) if tok.pad_token_id is not None else eos
+    decoder = make_decoder(model.llm_kind, model.llm.model)
+    grammars = GrammarCache(tok, decoder.vocab_size)
+    chooser = PromptChooser.from_option(opts.prompts, opts.prompt_dir)
+    if not isinstance(cuts, CutSet):
+        cuts = CutSet.from_cuts(cuts)
+    if opts.tasks:
+        wanted = {t.lower() for t in opts.tasks}
+        cuts = cuts.filter(lambda c: _task(c) in wanted)
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
+    try:
+        for batch_cuts in batches(cuts, opts):
+            prepared = []
+            for cut in batch_cuts:
+                prompt = chooser.prompt_for(cut)
+                if prompt is not None:
+                    cut = fastcopy(cut, custom={**_custom(cut), "prompt": prompt})
+                prepared.append(cut)
+            with torch.inference_mode():
+                embeds, mask = model.prefix(model.collate(CutSet.from_cuts(prepared)))
+                constraint = grammars.constraint([grammars.key_for(c, opts) for c in prepared],
+                                                 embeds.device)
+                res = search(decoder, embeds, mask, beam=opts.beam, eos_id=eos, pad_id=pad,
+                             max_new_tokens=opts.max_new_tokens, length_penalty=opts.length_penalty,
+                             constraint=constraint)
+            texts = tok.batch_decode(res.sequences, skip_special_tokens=True)
+            for cut, text, score, done in zip(prepared, texts, res.scores.tolist(),
+                                              res.finished.tolist()):
+                yield make_record(cut, text.strip(), opts, score, done)
+    finally:
+        if was_training:
+            model.train()
+
+
+def decode_info(opts: DecodeConfig, split: str, checkpoint: str | None) -> dict[str, Any]:
+    """``decode_info.json``: what the report needs to label a decode."""
+    return {"prompts": opts.prompts, "constrained": opts.constrained, "joint": opts.joint,
+            "beam": opts.beam, "split": split, "checkpoint": checkpoint}
+
+
+def decode_split(model, cuts_path: str | Path, out_dir: str | Path, opts: DecodeConfig, *,
+                 split: str | None = None, checkpoint: str | Path | None = None,
+                 force: bool = False) -> Path:
+    """Decode a cut manifest into ``out_dir/hyps.jsonl`` (+ ``decode_info.json``); skips when
+    already done with the same options and inputs. Returns the hyps path."""
+    from lhotse import CutSet
+
+    from svtk.logging import progress
+    from svtk.stage import Stage, atomic_path, atomic_write_json
+
+    out_dir, cuts_path = Path(out_dir), Path(cuts_path)
+    split = split or cuts_path.name.split(".")[0]
+    hyps = out_dir / "hyps.jsonl"
+    inputs = [cuts_path] + ([Path(checkpoint)] if checkpoint else [])
+    stage = Stage("decode", out_dir, config=opts, inputs=inputs, force=force)
+    if stage.is_done():
+        return hyps
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cuts = CutSet.from_file(cuts_path)
+    n = counts = 0
+    per_task: dict[str, int] = {}
+    with atomic_path(hyps) as tmp, open(tmp, "w") as f:
+        for rec in progress(decode_cuts(model, cuts, opts), description=f"decoding {split}",
+                            unit="utt"):
+            f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            n += 1
+            counts += int(not rec.get("finished", True))
+            per_task[rec["task"]] = per_task.get(rec["task"], 0) + 1
+    if counts:
+        log.warning("%d of %d hypotheses hit max_new_tokens=%d before end of sequence",
+                    counts, n, opts.max_new_tokens)
+    info = decode_info(opts, split, str(checkpoint) if checkpoint else None)
+    atomic_write_json(out_dir / "decode_info.json", info)
+    stage.mark_done(outputs=[hyps, out_dir / "decode_info.json"], num_hyps=n, per_task=per_task)
+    log.info("wrote %d hypotheses to %s", n, hyps)
+    return hyps

@@ -1,0 +1,105 @@
+"""Prompt selection at decode time: the cut's own prompt, the bank's seen or unseen prompts, or a
+user's YAML prompt bank.
+
+Banks are YAML. ``conf/prompts/<task>.yaml`` (one per task) holds lists under keys such as
+``train:`` (prompts used in training) and ``unseen:`` (held out for evaluation). A user's FILE
+is either one mapping ``task -> [prompts]`` (or ``task -> {any key: [prompts]}``, all lists
+joined), or a single-task bank named ``<task>.yaml`` with lists under any keys. Each cut gets a
+prompt chosen by a hash of its id, so a decode is reproducible and prompts are spread evenly.
+A ``{labels}`` placeholder in a prompt is filled with the cut's label list.
+
+Usage::
+
+    chooser = PromptChooser.from_option("unseen", prompt_dir="conf/prompts")
+    prompt = chooser.prompt_for(cut)   # None: keep the cut's prompt
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from svtk.errors import UserError
+
+log = logging.getLogger(__name__)
+
+BANK_MODES = ("cut", "train", "unseen")
+
+
+def default_prompt_dir() -> Path:
+    """``conf/prompts`` of the svtk checkout (the shared prompt banks)."""
+    return Path(__file__).resolve().parents[2] / "conf" / "prompts"
+
+
+def _as_list(value, where: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in _as_list(v, where)]
+    raise UserError(f"{where}: prompts must be strings or lists of strings, got {value!r}")
+
+
+def read_user_bank(path: str | Path) -> dict[str, list[str]]:
+    """A user's prompt bank: ``task -> prompts`` (see the module docstring for the shapes)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"prompt bank not found: {path}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a prompt bank is a mapping (task -> prompts)")
+    if all(isinstance(v, list) for v in data.values()) and set(data) & {"train", "unseen", "prompts"}:
+        return {path.stem.lower(): _as_list(data, str(path))}  # a single-task bank
+    return {str(task).lower(): _as_list(v, f"{path}: {task}") for task, v in data.items()}
+
+
+@dataclass
+class PromptChooser:
+    mode: str  # "cut", "train", "unseen" or "file"
+    bank_dir: Path | None = None
+    user_bank: dict[str, list[str]] | None = None
+    _cache: dict[str, list[str] | None] = field(default_factory=dict)
+    _warned: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_option(cls, option: str, prompt_dir: str | Path | None = None) -> PromptChooser:
+        if option in BANK_MODES:
+            return cls(option, Path(prompt_dir) if prompt_dir else default_prompt_dir())
+        return cls("file", None, read_user_bank(option))
+
+    def prompts(self, task: str) -> list[str] | None:
+        if task in self._cache:
+            return self._cache[task]
+        found: list[str] | None = None
+        if self.mode == "file":
+            found = (self.user_bank or {}).get(task)
+        elif self.mode in ("train", "unseen"):
+            path = self.bank_dir / f"{task}.yaml"
+            if path.is_file():
+                data = yaml.safe_load(path.read_text()) or {}
+                if isinstance(data, dict) and data.get(self.mode):
+                    found = _as_list(data[self.mode], str(path))
+        self._cache[task] = found
+        return found
+
+    def prompt_for(self, cut) -> str | None:
+        """The prompt to decode ``cut`` with; None keeps the cut's own prompt."""
+        if self.mode == "cut":
+            return None
+        task = str((cut.custom or {}).get("task", "")).lower()
+        bank = self.prompts(task)
+        if not bank:
+            if task not in self._warned:
+                self._warned.add(task)
+                log.warning("no %s prompts for task %r; keeping the cuts' own prompts", self.mode, task)
+            return None
+        prompt = bank[zlib.crc32(cut.id.encode()) % len(bank)]
+        labels = (cut.custom or {}).get("labels")
+        if "{labels}" in prompt and labels:
+            prompt = prompt.replace("{labels}", ", ".join(labels))
+        return prompt
