@@ -57,7 +57,7 @@ def _prepare(constraint: Constraint | None, device, B: int):
     if constraint is None:
         return None, None
     fsa = constraint.automaton
-    if fsa.rows.device != device:
+    if fsa.device != device:
         fsa = fsa.to(device)
     return fsa, constraint.starts.to(device)
 
@@ -78,7 +78,7 @@ def greedy_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch
     steps = 0
     for t in range(max_new_tokens):
         if fsa is not None:
-            logp = fsa.mask(logp, cstate)
+            logp = fsa.mask_(logp, cstate)  # logp is this step's own tensor
         best, tok = logp.max(dim=-1)  # (B,), (B,)
         live = ~finished
         tok = torch.where(live, tok, pad_id)
@@ -123,7 +123,7 @@ def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.T
     steps = 0
     for t in range(max_new_tokens):
         if fsa is not None:
-            logp = fsa.mask(logp, cstate)
+            logp = fsa.mask_(logp, cstate)
         logp = torch.where(finished[:, None], pad_row, logp)
         cand = (scores.view(B * K, 1) + logp).view(B, K * V)
         top, idx = cand.topk(K, dim=-1)  # (B, K)

@@ -1,0 +1,273 @@
+"""Decoding benchmark on CPU: cost of constraints, versus transformers, and of batching.
+
+Builds a small LLM from a config (random weights; speed does not depend on them) with a
+realistic vocabulary width, a BPE tokenizer, and a closed label set of ``--labels`` intent-like
+names, then times, at ``--batch`` utterances with a prefix of ``--prefix-len`` embeddings:
+
+1. ``constrained greedy / plain greedy``: both run the same number of decoder steps (plain
+   greedy is given the constrained run's step count), so the ratio is the per-step cost of the
+   automaton (target <= 1.05);
+2. ``HF generate(prefix_allowed_tokens_fn) / ours``: transformers' greedy ``generate`` with the
+   same automaton behind a memoised ``prefix_allowed_tokens_fn`` (one dict lookup per item and
+   step), against our constrained greedy (target >= 10), for the label set and for the joint
+   grammar (free transcript, then a label); the outputs are checked to be identical. The
+   constraint's own cost per step is also timed alone (``constraint_step_ms_*``);
+3. ``batched / per-utterance throughput``: free greedy decoding of ``--batch`` utterances for
+   ``--new-tokens`` steps in one batch versus one at a time (target >= 8).
+
+Each number is the median of ``--reps`` runs. Timings on a shared machine are noisy.
+
+Usage::
+
+    python -m svtk.decoding.bench --llm llama --batch 32 --reps 5
+    python -m svtk.decoding.bench --llm t5 --batch 32 --reps 5 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+WORDS = ["play", "music", "set", "alarm", "weather", "query", "news", "radio", "email", "send",
+         "calendar", "remove", "takeaway", "order", "lights", "off", "on", "volume", "up",
+         "down", "transport", "ticket", "taxi", "recommendation", "events", "iot", "cleaning",
+         "hue", "wemo", "podcasts", "audiobook", "factoid", "definition", "currency", "stock"]
+
+
+def intent_labels(n: int) -> list[str]:
+    """``n`` distinct SLURP-like intent names (scenario_action), some sharing prefixes."""
+    out: list[str] = []
+    i = 0
+    while len(out) < n:
+        a, b = WORDS[i % len(WORDS)], WORDS[(i * 7 + 3) % len(WORDS)]
+        lab = f"{a}_{b}" if i < len(WORDS) * 2 else f"{a}_{b}_{i}"
+        if lab not in out:
+            out.append(lab)
+        i += 1
+    return out
+
+
+def _median_time(fn, reps: int) -> tuple[float, object]:
+    times, out = [], None
+    fn()  # warm-up
+    for _ in range(reps):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def build(llm: str, vocab: int, hidden: int, layers: int, labels: list[str], workdir: Path):
+    import torch
+    import transformers as tf
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    corpus = [" ".join(labels), " ".join(w.replace("_", " ") for w in labels)] * 3
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=400, special_tokens=["<pad>", "</s>", "<unk>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="</s>", pad_token="<pad>",
+                            unk_token="<unk>").save_pretrained(str(workdir / "tok"))
+    tokenizer = AutoTokenizer.from_pretrained(str(workdir / "tok"))
+    torch.manual_seed(0)
+    common = dict(vocab_size=vocab, pad_token_id=0, eos_token_id=1, tie_word_embeddings=False)
+    if llm == "t5":
+        cfg = tf.T5Config(d_model=hidden, d_kv=hidden // 4, d_ff=4 * hidden, num_layers=layers,
+                          num_decoder_layers=layers, num_heads=4, decoder_start_token_id=0, **common)
+        cls = tf.AutoModelForSeq2SeqLM
+    else:
+        cfg_cls = {"llama": tf.LlamaConfig, "qwen2": tf.Qwen2Config}[llm]
+        cfg = cfg_cls(hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
+                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=2048,
+                      **common)
+        cls = tf.AutoModelForCausalLM
+    cls.from_config(cfg).save_pretrained(str(workdir / "llm"))
+    model = cls.from_pretrained(str(workdir / "llm")).eval()
+    return tokenizer, model
+
+
+class _PrefixFn:
+    """The best a ``prefix_allowed_tokens_fn`` can do with the same automaton: the state of each
+    generated prefix is memoised (one transition per call), the allowed list precomputed per
+    state. What remains is the cost of transformers' per-item, per-step Python interface."""
+
+    def __init__(self, fsa, skip: int):
+        import torch
+
+        self.fsa, self.skip = fsa, skip
+        allowed = ~fsa.forbidden  # (R, V)
+        self.lists = [allowed[int(r)].nonzero().flatten().tolist() for r in fsa.row_of]
+        self.state_of: dict[tuple[int, ...], int] = {(): fsa.start}
+        self.torch = torch
+
+    def __call__(self, batch_id, ids):
+        key = tuple(ids[self.skip:].tolist())
+        return self.lists[self._state(key)]
+
+    def _state(self, key: tuple[int, ...]) -> int:
+        s = self.state_of.get(key)
+        if s is None:  # in generation the parent prefix was seen one step earlier
+            prev = self._state(key[:-1])
+            s = int(self.fsa.advance(self.torch.tensor([prev]), self.torch.tensor([key[-1]]))[0])
+            self.state_of[key] = s
+        return s
+
+
+def _vs_hf(model, tok, dec, embeds, mask, fsa, max_new: int, reps: int, enc_dec: bool) -> dict:
+    """transformers' greedy generate with ``prefix_allowed_tokens_fn`` versus ours, same automaton."""
+    import torch
+
+    from svtk.decoding.search import Constraint, greedy_search
+
+    eos, padid = tok.eos_token_id, tok.pad_token_id
+    B = embeds.shape[0]
+    cons = Constraint(fsa, fsa.start_states(B))
+    t_ours, res = _median_time(lambda: greedy_search(dec, embeds, mask, max_new_tokens=max_new,
+                                                     constraint=cons, eos_id=eos, pad_id=padid), reps)
+    skip = 1 if enc_dec else 0  # generate's ids hold the decoder start token for T5
+    fn = _PrefixFn(fsa, skip)
+
+    def hf():
+        return model.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new,
+                              do_sample=False, num_beams=1, eos_token_id=eos, pad_token_id=padid,
+                              prefix_allowed_tokens_fn=fn)
+
+    with torch.inference_mode():
+        t_hf, out = _median_time(hf, reps)
+    hf_texts = [tok.decode([t for t in row[skip:].tolist() if t not in (eos, padid)]) for row in out]
+    ours = [tok.decode(s) for s in res.sequences]
+    return {"hf_s": round(t_hf, 4), "ours_s": round(t_ours, 4), "ratio": round(t_hf / t_ours, 2),
+            "same": hf_texts == ours, "steps": res.steps}
+
+
+def _constraint_step_cost(fsa, B: int, reps: int, prefix: list[int]) -> dict:
+    """Milliseconds per decoding step spent on the constraint alone, on (B, V) scores, with
+    every item after the tokens ``prefix`` (ours: mask + advance; HF: its processor)."""
+    import torch
+    from transformers.generation.logits_process import PrefixConstrainedLogitsProcessor
+
+    V = fsa.vocab_size
+    scores = torch.randn(B, V)
+    states = torch.full((B,), fsa.walk(prefix), dtype=torch.long)
+    ids = torch.tensor([prefix] * B)
+
+    def ours():
+        masked = fsa.mask(scores, states)
+        return fsa.advance(states, masked.argmax(-1))
+
+    proc = PrefixConstrainedLogitsProcessor(_PrefixFn(fsa, 0), num_beams=1)
+
+    def hf():
+        return proc(ids, scores).argmax(-1)
+
+    t_ours, _ = _median_time(ours, reps)
+    t_hf, _ = _median_time(hf, reps)
+    return {"ours_ms": round(t_ours * 1e3, 3), "hf_ms": round(t_hf * 1e3, 3)}
+
+
+def run(args) -> dict:
+    import torch
+
+    from svtk.decoding.grammars import build_grammar, encode, start_forms
+    from svtk.decoding.incremental import make_decoder
+    from svtk.decoding.search import Constraint, greedy_search
+
+    labels = intent_labels(args.labels)
+    with tempfile.TemporaryDirectory() as d:
+        tok, model = build(args.llm, args.vocab, args.hidden, args.layers, labels, Path(d))
+    dec = make_decoder(None, model)
+    enc_dec = dec.llm_kind == "encoder-decoder"
+    B, T, D = args.batch, args.prefix_len, model.get_input_embeddings().weight.shape[1]
+    g = torch.Generator().manual_seed(0)
+    embeds = torch.randn(B, T, D, generator=g)
+    mask = torch.ones(B, T, dtype=torch.long)
+    for i in range(B):  # ragged prefixes, padded on the side each kind expects
+        pad = int(torch.randint(0, T // 4, (1,), generator=g))
+        sl = slice(T - pad, T) if enc_dec else slice(0, pad)
+        embeds[i, sl], mask[i, sl] = 0, 0
+    eos, padid = tok.eos_token_id, tok.pad_token_id
+    t0 = time.perf_counter()
+    fsa = build_grammar("labels", tok, dec.vocab_size, labels=labels)
+    compile_s = time.perf_counter() - t0
+    cons = Constraint(fsa, fsa.start_states(B))
+    kw = dict(eos_id=eos, pad_id=padid)
+
+    t_con, res_con = _median_time(lambda: greedy_search(
+        dec, embeds, mask, max_new_tokens=64, constraint=cons, **kw), args.reps)
+    steps = res_con.steps
+    t_plain, _ = _median_time(lambda: greedy_search(
+        dec, embeds, mask, max_new_tokens=steps, **kw), args.reps)
+
+    hf_labels = _vs_hf(model, tok, dec, embeds, mask, fsa, 64, args.reps, enc_dec)
+    joint = build_grammar("joint", tok, dec.vocab_size, task="ic", labels=labels)
+    hf_joint = _vs_hf(model, tok, dec, embeds, mask, joint, args.joint_tokens, args.reps, enc_dec)
+    micro = {name: _constraint_step_cost(a, B, args.reps * 20, prefix)  # inside a label / transcript
+             for name, a, prefix in (("labels", fsa, start_forms(tok, labels[0])[0][:1]),
+                                     ("joint", joint, encode(tok, "ASR: play the")))}
+
+    # batched versus one utterance at a time, free decoding for a fixed number of tokens
+    n = args.new_tokens
+    t_batch, _ = _median_time(lambda: greedy_search(dec, embeds, mask, max_new_tokens=n, **kw),
+                              args.reps)
+
+    def one_by_one():
+        for i in range(B):
+            m = mask[i : i + 1].bool()[0]
+            greedy_search(dec, embeds[i : i + 1, m], mask[i : i + 1, m], max_new_tokens=n, **kw)
+
+    t_single, _ = _median_time(one_by_one, max(1, args.reps // 2))
+    return {
+        "llm": args.llm, "vocab": args.vocab, "hidden": args.hidden, "layers": args.layers,
+        "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
+        "batch": B, "prefix_len": T, "labels": len(labels), "automaton_states": fsa.num_states,
+        "automaton_compile_s": round(compile_s, 3), "reps": args.reps,
+        "threads": torch.get_num_threads(), "constrained_steps": steps,
+        "plain_greedy_s": round(t_plain, 4), "constrained_greedy_s": round(t_con, 4),
+        "constrained_over_plain": round(t_con / t_plain, 3),
+        "labels_hf_prefix_allowed_s": hf_labels["hf_s"], "labels_ours_s": hf_labels["ours_s"],
+        "labels_hf_over_ours": hf_labels["ratio"], "labels_hf_same_output": hf_labels["same"],
+        "joint_steps": hf_joint["steps"],
+        "joint_hf_prefix_allowed_s": hf_joint["hf_s"], "joint_ours_s": hf_joint["ours_s"],
+        "joint_hf_over_ours": hf_joint["ratio"], "joint_hf_same_output": hf_joint["same"],
+        "constraint_step_ms_ours_labels": micro["labels"]["ours_ms"],
+        "constraint_step_ms_hf_labels": micro["labels"]["hf_ms"],
+        "constraint_step_ms_ours_joint": micro["joint"]["ours_ms"],
+        "constraint_step_ms_hf_joint": micro["joint"]["hf_ms"],
+        "batched_s": round(t_batch, 4), "per_utterance_s": round(t_single, 4),
+        "batched_over_per_utterance_throughput": round(t_single / t_batch, 2),
+        "new_tokens": n,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--llm", default="llama", choices=["llama", "qwen2", "t5"])
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--prefix-len", type=int, default=60, help="audio + prompt embeddings")
+    p.add_argument("--vocab", type=int, default=32000, help="logit width (Llama-2/T5 size)")
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--labels", type=int, default=60, help="closed label set size (SLURP: 60)")
+    p.add_argument("--new-tokens", type=int, default=24, help="free decoding length")
+    p.add_argument("--joint-tokens", type=int, default=24, help="joint decoding length limit")
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--json", type=Path, help="also write the results here")
+    args = p.parse_args(argv)
+    res = run(args)
+    for k, v in res.items():
+        print(f"{k:40s} {v}")
+    if args.json:
+        args.json.write_text(json.dumps(res, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
