@@ -16,7 +16,19 @@ import sys
 import typer
 
 from svtk import __version__
-from svtk.cli import check, data, decode, infer, latents, model, report, score, train
+from svtk.cli import (
+    average,
+    check,
+    data,
+    decode,
+    export,
+    infer,
+    latents,
+    model,
+    report,
+    score,
+    train,
+)
 
 app = typer.Typer(
     name="svtk",
@@ -54,7 +66,7 @@ def _root(
 
 
 # Registration order is the order in --help.
-for _module in (check, data, latents, model, train, decode, infer, score, report):
+for _module in (check, data, latents, model, train, average, export, decode, infer, score, report):
     _module.register(app)
 
 

@@ -1,29 +1,67 @@
-"""``svtk decode``: Decode a split with greedy/beam search, label-constrained or joint.
+"""``svtk decode``: decode a split of task cuts with an experiment's model into hyps.jsonl.
+
+Reads the model shape from the experiment dir's config.yaml and its newest checkpoint (or
+``--checkpoint``); writes ``E/decode/<tag>/<split>/hyps.jsonl`` and ``decode_info.json``. Options
+on the command line override ``--config`` (a conf/decode/*.yaml preset) and ``--set``.
 
 Usage::
 
-    svtk decode --exp-dir exp/mini --split test_seen
+    svtk decode --exp-dir exp/mini --split test --prompts unseen --constrained --beam 4
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from svtk.cli.common import ConfigOpt, ForceOpt, SetOpt
 
 
 def decode(
-    ctx: typer.Context,
+    exp_dir: Annotated[Path, typer.Option("--exp-dir", "-e", help="Experiment dir (config.yaml, checkpoints).")],
+    split: Annotated[str, typer.Option("--split", "-s", help="Split name: reads <data-dir>/<split>.jsonl.gz.")],
+    config: ConfigOpt = None,
+    overrides: SetOpt = None,
+    data_dir: Annotated[Path, typer.Option(help="Where the task cuts of each split live.")] = Path("data/tasks"),
+    cuts: Annotated[Path | None, typer.Option(help="Decode this cut manifest instead of <data-dir>/<split>.")] = None,
+    prompts: Annotated[str | None, typer.Option(help="cut | train | unseen | PATH to a YAML prompt bank.")] = None,
+    constrained: Annotated[bool | None, typer.Option("--constrained/--no-constrained", help="Restrict closed-set outputs to their labels (SF: slot types).", show_default=False)] = None,
+    joint: Annotated[bool | None, typer.Option("--joint/--no-joint", help="Decode and parse 'ASR: ... | TASK: ... |'.", show_default=False)] = None,
+    beam: Annotated[int | None, typer.Option(help="Beam size (1: greedy).", show_default=False)] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Most cuts per batch.", show_default=False)] = None,
+    max_duration: Annotated[float | None, typer.Option(help="Most seconds of audio per batch.", show_default=False)] = None,
+    max_new_tokens: Annotated[int | None, typer.Option(help="Generation length limit.", show_default=False)] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint to decode (default: the newest).")] = None,
+    tag: Annotated[str | None, typer.Option(help="Decode dir name (default: from config name or options).")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 ...")] = "cpu",
+    force: ForceOpt = False,
 ) -> None:
     """Decode a split with greedy/beam search, label-constrained or joint.
 
-    Example:  svtk decode --exp-dir exp/mini --split test_seen
+    Example:  svtk decode --exp-dir exp/mini --split test --prompts unseen --constrained
     """
-    from svtk.cli.common import not_yet
+    from dataclasses import replace
 
-    not_yet("decode", "the decoding issue")
+    from svtk.cli.common import load
+    from svtk.decoding.driver import DecodeConfig, decode_split, decode_tag
+    from svtk.decoding.loading import load_speechlm
+    from svtk.errors import UserError
+
+    opts = load(DecodeConfig, config, overrides)
+    given = dict(prompts=prompts, constrained=constrained, joint=joint, beam=beam,
+                 batch_size=batch_size, max_duration=max_duration, max_new_tokens=max_new_tokens)
+    opts = replace(opts, **{k: v for k, v in given.items() if v is not None})
+    cuts_path = cuts or data_dir / f"{split}.jsonl.gz"
+    if not cuts_path.is_file():
+        raise UserError(f"cuts for split '{split}' not found: {cuts_path}")
+    tag = tag or (config.stem if config and not any(v is not None for v in given.values())
+                  else decode_tag(opts))
+    model, ckpt = load_speechlm(exp_dir, checkpoint, device)
+    decode_split(model, cuts_path, exp_dir / "decode" / tag / split, opts, split=split,
+                 checkpoint=ckpt, force=force)
 
 
 def register(root: typer.Typer) -> None:
-    root.command(
-        "decode",
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    )(decode)
+    root.command("decode")(decode)

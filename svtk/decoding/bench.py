@@ -15,7 +15,9 @@ names, then times, at ``--batch`` utterances with a prefix of ``--prefix-len`` e
 3. ``batched / per-utterance throughput``: free greedy decoding of ``--batch`` utterances for
    ``--new-tokens`` steps in one batch versus one at a time (target >= 8).
 
-Each number is the median of ``--reps`` runs. Timings on a shared machine are noisy.
+Each time is the median of ``--reps`` runs (``*_min_s``: the fastest); the two sides of every
+ratio are run alternately and the ratio is the median of per-pair ratios, which holds up better
+on a shared machine. Timings on a shared machine are still noisy.
 
 Usage::
 
@@ -51,14 +53,19 @@ def intent_labels(n: int) -> list[str]:
     return out
 
 
-def _median_time(fn, reps: int) -> tuple[float, object]:
-    times, out = [], None
-    fn()  # warm-up
+def _paired(fa, fb, reps: int) -> dict:
+    """Time ``fa`` and ``fb`` alternately ``reps`` times (after one warm-up each), so load from
+    other processes hits both alike; the ratio is the median of per-pair ``t_b / t_a``."""
+    fa(), fb()
+    ta, tb = [], []
     for _ in range(reps):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+        for fn, acc in ((fa, ta), (fb, tb)):
+            t = time.perf_counter()
+            fn()
+            acc.append(time.perf_counter() - t)
+    return {"a_s": round(statistics.median(ta), 4), "b_s": round(statistics.median(tb), 4),
+            "a_min_s": round(min(ta), 4), "b_min_s": round(min(tb), 4),
+            "ratio": round(statistics.median(b / a for a, b in zip(ta, tb, strict=True)), 3)}
 
 
 def build(llm: str, vocab: int, hidden: int, layers: int, labels: list[str], workdir: Path):
@@ -130,8 +137,8 @@ def _vs_hf(model, tok, dec, embeds, mask, fsa, max_new: int, reps: int, enc_dec:
     eos, padid = tok.eos_token_id, tok.pad_token_id
     B = embeds.shape[0]
     cons = Constraint(fsa, fsa.start_states(B))
-    t_ours, res = _median_time(lambda: greedy_search(dec, embeds, mask, max_new_tokens=max_new,
-                                                     constraint=cons, eos_id=eos, pad_id=padid), reps)
+    res = greedy_search(dec, embeds, mask, max_new_tokens=max_new, constraint=cons, eos_id=eos,
+                        pad_id=padid)
     skip = 1 if enc_dec else 0  # generate's ids hold the decoder start token for T5
     fn = _PrefixFn(fsa, skip)
 
@@ -140,12 +147,18 @@ def _vs_hf(model, tok, dec, embeds, mask, fsa, max_new: int, reps: int, enc_dec:
                               do_sample=False, num_beams=1, eos_token_id=eos, pad_token_id=padid,
                               prefix_allowed_tokens_fn=fn)
 
+    def ours():
+        return greedy_search(dec, embeds, mask, max_new_tokens=max_new, constraint=cons,
+                             eos_id=eos, pad_id=padid)
+
     with torch.inference_mode():
-        t_hf, out = _median_time(hf, reps)
+        out = hf()
+        timing = _paired(ours, hf, reps)
     hf_texts = [tok.decode([t for t in row[skip:].tolist() if t not in (eos, padid)]) for row in out]
-    ours = [tok.decode(s) for s in res.sequences]
-    return {"hf_s": round(t_hf, 4), "ours_s": round(t_ours, 4), "ratio": round(t_hf / t_ours, 2),
-            "same": hf_texts == ours, "steps": res.steps}
+    ours_texts = [tok.decode(s) for s in res.sequences]
+    return {"hf_s": timing["b_s"], "ours_s": timing["a_s"], "ratio": timing["ratio"],
+            "hf_min_s": timing["b_min_s"], "ours_min_s": timing["a_min_s"],
+            "same": hf_texts == ours_texts, "steps": res.steps}
 
 
 def _constraint_step_cost(fsa, B: int, reps: int, prefix: list[int]) -> dict:
@@ -168,9 +181,9 @@ def _constraint_step_cost(fsa, B: int, reps: int, prefix: list[int]) -> dict:
     def hf():
         return proc(ids, scores).argmax(-1)
 
-    t_ours, _ = _median_time(ours, reps)
-    t_hf, _ = _median_time(hf, reps)
-    return {"ours_ms": round(t_ours * 1e3, 3), "hf_ms": round(t_hf * 1e3, 3)}
+    t = _paired(ours, hf, reps)
+    return {"ours_ms": round(t["a_s"] * 1e3, 3), "hf_ms": round(t["b_s"] * 1e3, 3),
+            "ratio": t["ratio"]}
 
 
 def run(args) -> dict:
@@ -200,11 +213,10 @@ def run(args) -> dict:
     cons = Constraint(fsa, fsa.start_states(B))
     kw = dict(eos_id=eos, pad_id=padid)
 
-    t_con, res_con = _median_time(lambda: greedy_search(
-        dec, embeds, mask, max_new_tokens=64, constraint=cons, **kw), args.reps)
-    steps = res_con.steps
-    t_plain, _ = _median_time(lambda: greedy_search(
-        dec, embeds, mask, max_new_tokens=steps, **kw), args.reps)
+    steps = greedy_search(dec, embeds, mask, max_new_tokens=64, constraint=cons, **kw).steps
+    cvp = _paired(lambda: greedy_search(dec, embeds, mask, max_new_tokens=steps, **kw),
+                  lambda: greedy_search(dec, embeds, mask, max_new_tokens=64, constraint=cons, **kw),
+                  args.reps)
 
     hf_labels = _vs_hf(model, tok, dec, embeds, mask, fsa, 64, args.reps, enc_dec)
     joint = build_grammar("joint", tok, dec.vocab_size, task="ic", labels=labels)
@@ -215,34 +227,37 @@ def run(args) -> dict:
 
     # batched versus one utterance at a time, free decoding for a fixed number of tokens
     n = args.new_tokens
-    t_batch, _ = _median_time(lambda: greedy_search(dec, embeds, mask, max_new_tokens=n, **kw),
-                              args.reps)
-
     def one_by_one():
         for i in range(B):
             m = mask[i : i + 1].bool()[0]
             greedy_search(dec, embeds[i : i + 1, m], mask[i : i + 1, m], max_new_tokens=n, **kw)
 
-    t_single, _ = _median_time(one_by_one, max(1, args.reps // 2))
+    bvs = _paired(lambda: greedy_search(dec, embeds, mask, max_new_tokens=n, **kw), one_by_one,
+                  max(1, args.reps // 2))
     return {
         "llm": args.llm, "vocab": args.vocab, "hidden": args.hidden, "layers": args.layers,
         "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
         "batch": B, "prefix_len": T, "labels": len(labels), "automaton_states": fsa.num_states,
         "automaton_compile_s": round(compile_s, 3), "reps": args.reps,
         "threads": torch.get_num_threads(), "constrained_steps": steps,
-        "plain_greedy_s": round(t_plain, 4), "constrained_greedy_s": round(t_con, 4),
-        "constrained_over_plain": round(t_con / t_plain, 3),
+        "plain_greedy_s": cvp["a_s"], "constrained_greedy_s": cvp["b_s"],
+        "plain_greedy_min_s": cvp["a_min_s"], "constrained_greedy_min_s": cvp["b_min_s"],
+        "constrained_over_plain": cvp["ratio"],
         "labels_hf_prefix_allowed_s": hf_labels["hf_s"], "labels_ours_s": hf_labels["ours_s"],
+        "labels_hf_min_s": hf_labels["hf_min_s"], "labels_ours_min_s": hf_labels["ours_min_s"],
         "labels_hf_over_ours": hf_labels["ratio"], "labels_hf_same_output": hf_labels["same"],
         "joint_steps": hf_joint["steps"],
         "joint_hf_prefix_allowed_s": hf_joint["hf_s"], "joint_ours_s": hf_joint["ours_s"],
+        "joint_hf_min_s": hf_joint["hf_min_s"], "joint_ours_min_s": hf_joint["ours_min_s"],
         "joint_hf_over_ours": hf_joint["ratio"], "joint_hf_same_output": hf_joint["same"],
         "constraint_step_ms_ours_labels": micro["labels"]["ours_ms"],
         "constraint_step_ms_hf_labels": micro["labels"]["hf_ms"],
+        "constraint_step_hf_over_ours_labels": micro["labels"]["ratio"],
         "constraint_step_ms_ours_joint": micro["joint"]["ours_ms"],
         "constraint_step_ms_hf_joint": micro["joint"]["hf_ms"],
-        "batched_s": round(t_batch, 4), "per_utterance_s": round(t_single, 4),
-        "batched_over_per_utterance_throughput": round(t_single / t_batch, 2),
+        "constraint_step_hf_over_ours_joint": micro["joint"]["ratio"],
+        "batched_s": bvs["a_s"], "per_utterance_s": bvs["b_s"],
+        "batched_over_per_utterance_throughput": bvs["ratio"],
         "new_tokens": n,
     }
 

@@ -138,17 +138,21 @@ class GrammarCache:
             fsa, starts = TokenAutomaton.union([self.automaton(k) for k in distinct])
             self._unions[distinct] = (fsa.to(device), starts)
         fsa, starts = self._unions[distinct]
-        start_of = dict(zip(distinct, starts))
+        start_of = dict(zip(distinct, starts, strict=True))
         return Constraint(fsa, torch.tensor([start_of[k] for k in keys], dtype=torch.long,
                                             device=device))
 
 
 def batches(cuts, opts: DecodeConfig) -> Iterator[list]:
     """Batches in manifest order: by count, or by duration capped by count."""
+    import warnings
+
     from lhotse.dataset import DynamicCutSampler
 
-    sampler = DynamicCutSampler(cuts, max_duration=opts.max_duration, max_cuts=opts.batch_size,
-                                shuffle=False, drop_last=False)
+    with warnings.catch_warnings():  # eager CutSets (tests, infer) are fine here
+        warnings.filterwarnings("ignore", message=".*eagerly read CutSet.*")
+        sampler = DynamicCutSampler(cuts, max_duration=opts.max_duration,
+                                    max_cuts=opts.batch_size, shuffle=False, drop_last=False)
     for batch in sampler:
         yield list(batch)
 
@@ -228,7 +232,7 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
                              constraint=constraint)
             texts = tok.batch_decode(res.sequences, skip_special_tokens=True)
             for cut, text, score, done in zip(prepared, texts, res.scores.tolist(),
-                                              res.finished.tolist()):
+                                              res.finished.tolist(), strict=True):
                 yield make_record(cut, text.strip(), opts, score, done)
     finally:
         if was_training:
@@ -277,3 +281,12 @@ def decode_split(model, cuts_path: str | Path, out_dir: str | Path, opts: Decode
     stage.mark_done(outputs=[hyps, out_dir / "decode_info.json"], num_hyps=n, per_task=per_task)
     log.info("wrote %d hypotheses to %s", n, hyps)
     return hyps
+
+
+def decode_tag(opts: DecodeConfig) -> str:
+    """A directory name that says how a split was decoded, e.g. ``beam4_unseen_constrained_joint``."""
+    search = f"beam{opts.beam}" if opts.beam > 1 else "greedy"
+    prompts = opts.prompts if opts.prompts in ("cut", "train", "unseen") else Path(opts.prompts).stem
+    parts = [search, prompts] + (["constrained"] if opts.constrained else []) + (
+        ["joint"] if opts.joint else [])
+    return "_".join(parts)

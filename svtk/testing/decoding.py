@@ -144,6 +144,7 @@ class FakeSpeechLM(nn.Module):
         dim = hf_model.get_input_embeddings().weight.shape[1]
         torch.manual_seed(1)
         self.downsampler = nn.Linear(self.FEAT_DIM, dim)
+        self.eval()  # an inference model; decode_cuts restores whatever mode it found
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         return {f"downsampler.{k}": v for k, v in self.downsampler.state_dict().items()}

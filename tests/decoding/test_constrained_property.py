@@ -60,7 +60,7 @@ def test_constrained_outputs_are_labels(tok, labels, beam, seed):
 def test_joint_outputs_follow_the_grammar(tok, labels, beam, seed, task):
     fsa = build_grammar("joint", tok, len(tok) + EXTRA_VOCAB, task=task, labels=labels)
     res = _run(tok, fsa, beam, seed, max_new=60)
-    for seq, done in zip(res.sequences, res.finished.tolist()):
+    for seq, done in zip(res.sequences, res.finished.tolist(), strict=True):
         assert fsa.walk(seq) is not None  # every emitted token was allowed
         text = tok.decode(seq).strip()
         assert text.startswith("ASR:")
@@ -75,7 +75,7 @@ def test_joint_outputs_follow_the_grammar(tok, labels, beam, seed, task):
 def test_slot_types_are_constrained(tok, types, beam, seed):
     fsa = build_grammar("slots", tok, len(tok) + EXTRA_VOCAB, slot_types=types)
     res = _run(tok, fsa, beam, seed, max_new=60)
-    for seq, done in zip(res.sequences, res.finished.tolist()):
+    for seq, done in zip(res.sequences, res.finished.tolist(), strict=True):
         assert fsa.walk(seq) is not None
         text = tok.decode(seq).strip()
         if done and text:

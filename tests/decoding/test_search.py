@@ -68,7 +68,7 @@ def test_beam_one_is_greedy_and_scores_are_model_scores(setup):
     beam1 = beam_search(dec, embeds, mask, beam=1, **_kw(tok))
     assert beam1.sequences == greedy.sequences
     assert torch.allclose(beam1.scores, greedy.scores, atol=1e-4)
-    finished = [s for s, f in zip(greedy.sequences, greedy.finished.tolist()) if f]
+    finished = [s for s, f in zip(greedy.sequences, greedy.finished.tolist(), strict=True) if f]
     if finished:  # teacher-forced rescoring reproduces the search's own scores (eos included)
         idx = [i for i, f in enumerate(greedy.finished.tolist()) if f]
         rescored = score_sequences(dec, embeds[idx], mask[idx], finished, eos_id=tok.eos_token_id)
@@ -99,7 +99,7 @@ def test_beam_finds_at_least_as_good_as_greedy_under_constraint(setup):
 def test_free_beam_search_scores_match_rescoring(setup):
     model, tok, dec, embeds, mask, _ = setup
     res = beam_search(dec, embeds, mask, beam=3, length_penalty=1.0, **_kw(tok, 6))
-    for i, (seq, done) in enumerate(zip(res.sequences, res.finished.tolist())):
+    for i, (seq, done) in enumerate(zip(res.sequences, res.finished.tolist(), strict=True)):
         s = score_sequences(dec, embeds[i : i + 1], mask[i : i + 1], [seq],
                             eos_id=tok.eos_token_id, add_eos=done)
         assert s.item() == pytest.approx(res.scores[i].item(), abs=1e-3)

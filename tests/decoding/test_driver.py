@@ -1,0 +1,124 @@
+"""The decode driver over a fake SpeechLM (the decoding contract) with a real tiny LLM."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from svtk.decoding.driver import DecodeConfig, decode_cuts, decode_split, decode_tag
+from svtk.decoding.prompts import PromptChooser
+from svtk.stage import StageMismatch
+from svtk.testing.decoding import LABELS, SLOT_TYPES, FakeSpeechLM, dummy_task_cuts
+
+
+@pytest.fixture(scope="module", params=["llama", "t5"])
+def model(request, llama, t5, bpe_tok, uni_tok):
+    if request.param == "llama":
+        return FakeSpeechLM(llama, bpe_tok)
+    return FakeSpeechLM(t5, uni_tok)
+
+
+def _records(model, cuts, **kw):
+    return list(decode_cuts(model, cuts, DecodeConfig(max_new_tokens=24, **kw)))
+
+
+def test_records_follow_the_hyps_contract(model):
+    cuts = dummy_task_cuts(9)
+    recs = _records(model, cuts, batch_size=4)
+    assert [r["id"] for r in recs] == [c.id for c in cuts]
+    for r, c in zip(recs, cuts, strict=True):
+        assert set(r) >= {"id", "task", "prompt", "hyp", "ref", "raw", "joint", "labels"}
+        assert r["task"] == c.custom["task"] and r["ref"] == c.custom["target"]
+        assert r["prompt"] == c.custom["prompt"] and r["joint"] is False
+        assert r["labels"] == c.custom["labels"]
+
+
+def test_batched_equals_one_by_one(model):
+    cuts = dummy_task_cuts(6)
+    batched = _records(model, cuts, batch_size=6, constrained=True)
+    single = _records(model, cuts, batch_size=1, constrained=True)
+    assert [r["hyp"] for r in batched] == [r["hyp"] for r in single]
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_constrained_mixed_batch(model, beam):
+    cuts = dummy_task_cuts(9)
+    recs = _records(model, cuts, batch_size=9, constrained=True, beam=beam)
+    for r in recs:
+        if r["task"] == "ic":
+            assert r["hyp"] in LABELS and r["finished"]
+        elif r["task"] == "sf" and r["finished"] and r["hyp"]:
+            for part in r["hyp"].split(";"):
+                assert part.split(":")[0].strip() in SLOT_TYPES
+    free = _records(model, cuts, batch_size=9, beam=beam)
+    asr = [r["hyp"] for r in recs if r["task"] == "asr"]
+    assert asr == [r["hyp"] for r in free if r["task"] == "asr"]  # free items are untouched
+
+
+def test_joint_records_are_parsed(model):
+    cuts = dummy_task_cuts(6, tasks=("asr", "ic"))
+    recs = list(decode_cuts(model, cuts, DecodeConfig(constrained=True, joint=True, max_new_tokens=40)))
+    for r in recs:
+        if r["task"] == "ic":
+            assert r["joint"] and "hyp_asr" in r and "ref_asr" in r
+            assert r["raw"].startswith("ASR:")
+            if r["finished"]:
+                assert r["parsed"] and r["hyp"] in LABELS
+            assert r["ref_asr"] == "play some music"
+        else:
+            assert not r["joint"]
+
+
+def test_max_duration_batching(model):
+    cuts = dummy_task_cuts(8)
+    a = _records(model, cuts, batch_size=32, max_duration=3.0)
+    b = _records(model, cuts, batch_size=8)
+    assert [r["id"] for r in a] == [r["id"] for r in b]
+
+
+def test_prompt_modes(tmp_path, model):
+    bank = tmp_path / "prompts"
+    bank.mkdir()
+    (bank / "ic.yaml").write_text(yaml.safe_dump({"train": ["seen ic prompt {labels}"],
+                                                  "unseen": ["unseen a", "unseen b"]}))
+    cuts = dummy_task_cuts(6, tasks=("asr", "ic"))
+    recs = _records(model, cuts, prompts="unseen", prompt_dir=str(bank))
+    for r, c in zip(recs, cuts, strict=True):
+        if r["task"] == "ic":
+            assert r["prompt"] in ("unseen a", "unseen b")
+        else:
+            assert r["prompt"] == c.custom["prompt"]  # no bank for asr: kept
+    seen = PromptChooser.from_option("train", bank).prompt_for(cuts[1])
+    assert seen.startswith("seen ic prompt play_music, play")
+    user = tmp_path / "mine.yaml"
+    user.write_text(yaml.safe_dump({"ic": ["my own prompt"], "asr": {"x": ["write it down"]}}))
+    recs = _records(model, cuts, prompts=str(user))
+    assert {r["prompt"] for r in recs} == {"my own prompt", "write it down"}
+
+
+def test_decode_split_writes_hyps_and_info_and_skips(tmp_path, model):
+    cuts = dummy_task_cuts(5)
+    path = tmp_path / "test.jsonl.gz"
+    cuts.to_file(path)
+    opts = DecodeConfig(constrained=True, max_new_tokens=16)
+    out = tmp_path / "decode" / decode_tag(opts) / "test"
+    hyps = decode_split(model, path, out, opts, split="test")
+    lines = [json.loads(x) for x in hyps.read_text().splitlines()]
+    assert len(lines) == 5
+    info = json.loads((out / "decode_info.json").read_text())
+    assert info == {"prompts": "cut", "constrained": True, "joint": False, "beam": 1,
+                    "split": "test", "checkpoint": None}
+    before = hyps.stat().st_mtime_ns
+    decode_split(model, path, out, opts, split="test")  # done: skipped
+    assert hyps.stat().st_mtime_ns == before
+    with pytest.raises(StageMismatch):
+        decode_split(model, path, out, DecodeConfig(beam=2, max_new_tokens=16), split="test")
+
+
+def test_decode_tag():
+    assert decode_tag(DecodeConfig()) == "greedy_cut"
+    assert decode_tag(DecodeConfig(beam=4, prompts="unseen", constrained=True, joint=True)) == \
+        "beam4_unseen_constrained_joint"
+    assert decode_tag(DecodeConfig(prompts="conf/my_prompts.yaml")) == "greedy_my_prompts"
