@@ -48,6 +48,12 @@ _SPLIT_SLOTS = re.compile(r"[;\n]|\]\s*\[")
 _SPLIT_KW = re.compile(r"[,;\n]")
 
 
+def task_order(task: str) -> tuple[int, str]:
+    """Sort key: the registry's task order (ASR, ST, IC, SF, ...), unknown tasks last."""
+    order = list(TASK_METRICS)
+    return (order.index(task) if task in order else len(order), task)
+
+
 def metric_for(task: str, override: str | None = None) -> str | None:
     """The metric scoring ``task`` (a record may name one itself), or None when unknown."""
     return override or TASK_METRICS.get(task)

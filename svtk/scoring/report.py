@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from svtk.errors import UserError
+from svtk.scoring.outputs import task_order as _task_key
 from svtk.scoring.score import DECODE_INFO, SCORES_JSON
 
 SETTINGS = ("system", "prompts", "constrained", "joint", "beam")
@@ -156,13 +157,6 @@ def _extras(metric: str, t: dict) -> list[tuple[str, object]]:
         return [("SD-F1", t.get("sd_f1", {}).get("f1")), ("span-F1", t.get("span_f1", {}).get("f1")),
                 ("word-F1", t.get("word_f1", {}).get("f1")), ("char-F1", t.get("char_f1", {}).get("f1"))]
     return []
-
-
-def _task_key(task: str) -> tuple[int, str]:
-    from svtk.scoring.outputs import TASK_METRICS
-
-    order = list(TASK_METRICS)
-    return (order.index(task) if task in order else len(order), task)
 
 
 def task_tables(runs: list[DecodeRun]) -> dict[str, dict]:

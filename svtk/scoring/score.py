@@ -32,7 +32,7 @@ from typing import Literal
 from svtk.errors import UserError
 from svtk.scoring.hyps import Issues, read_hyps, read_id_list, read_ref_cuts
 from svtk.scoring.normalize import get_normalizer
-from svtk.scoring.outputs import metric_for, parse_keywords, parse_slots
+from svtk.scoring.outputs import metric_for, parse_keywords, parse_slots, task_order
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ def score_records(records: list[dict], cfg: ScoreConfig, issues: Issues | None =
     tasks: dict[str, dict] = {}
     files: dict[str, str] = {}
     lines: list[str] = []
-    for task in sorted(by_task):
+    for task in sorted(by_task, key=task_order):
         recs = by_task[task]
         metrics = Counter(r["_metric"] for r in recs)
         if len(metrics) > 1:
@@ -317,7 +317,6 @@ def score_dir(
         atomic_write_text(d / name, text)
     atomic_write_text(d / "scores.txt", "\n".join(lines) + "\n")
     atomic_write_json(d / SCORES_JSON, scores)
-    for line in lines:
-        log.info("%s: %s", d, line)
+    log.info("scored %d hypotheses (%d tasks) in %s", len(records), len(tasks), d)
     stage.mark_done(outputs=[d / SCORES_JSON, d / "scores.txt", *(d / n for n in files)])
     return scores
