@@ -27,6 +27,8 @@ def report(
     out: Annotated[Path | None, typer.Option(
         "--out", help="Where to write RESULTS.md (default: EXP_DIR/RESULTS.md).",
         show_default=False)] = None,
+    confusion_plots: Annotated[bool, typer.Option(
+        help="Draw a confusion-matrix PNG per closed-set task and decode run.")] = True,
 ) -> None:
     """Write RESULTS.md and plots for an experiment.
 
@@ -34,7 +36,7 @@ def report(
     """
     from svtk.scoring.report import write_report
 
-    path = write_report(exp_dir, compare=compare, out=out)
+    path = write_report(exp_dir, compare=compare, out=out, confusion_plots=confusion_plots)
     typer.echo(f"wrote {path}")
 
 

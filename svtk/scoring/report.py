@@ -301,8 +301,11 @@ def _setting_label(factor: str, v: str) -> str:
 
 
 def write_report(exp_dir: str | Path, compare: str | Path | None = None,
-                 out: str | Path | None = None) -> Path:
-    """Write ``RESULTS.md``, ``results.json`` and the plots for ``exp_dir``; return the md path."""
+                 out: str | Path | None = None, confusion_plots: bool = True) -> Path:
+    """Write ``RESULTS.md``, ``results.json`` and the plots for ``exp_dir``; return the md path.
+
+    ``confusion_plots=False`` skips the confusion-matrix PNGs (one per closed-set task and
+    decode run; the slowest part for a large grid of runs)."""
     from svtk.scoring.plots import plot_compare, plot_confusion, plot_training
     from svtk.stage import atomic_write_json, atomic_write_text
 
@@ -340,7 +343,7 @@ def write_report(exp_dir: str | Path, compare: str | Path | None = None,
     for task, entry in tables.items():
         lines += [f"## {task} ({METRIC_NAMES.get(entry['metric'], entry['metric'])})", ""]
         lines += _table(entry["header"], entry["rows"]) + [""]
-        if entry["metric"] in CLOSED_SET:
+        if entry["metric"] in CLOSED_SET and confusion_plots:
             links = []
             for run in entry["runs"]:
                 cm = run.path / f"confusion_{task}.json"

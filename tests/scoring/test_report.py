@@ -56,7 +56,7 @@ def test_report_files_and_tables(exps):
 
 def test_report_values_match_scores(exps):
     main, _ = exps
-    write_report(main)
+    write_report(main, confusion_plots=False)
     res = json.loads((main / "results.json").read_text())
     scores = json.loads((main / "decode" / "greedy_unseen_constrained" / "test" /
                          "scores.json").read_text())
@@ -84,6 +84,7 @@ def test_training_summary_detects_divergence(exps):
 
 
 def test_nothing_to_report(tmp_path):
+    assert run(["report", "--exp-dir", str(tmp_path), "--no-confusion-plots"]) == 2
     with pytest.raises(UserError, match="nothing to report"):
         write_report(tmp_path)
     assert run(["report", "--exp-dir", str(tmp_path / "missing")]) == 2
