@@ -78,6 +78,8 @@ def read_hyps(path: str | Path, issues: Issues | None = None) -> tuple[list[dict
                 if rec.get(key) is None:
                     issues.note(f"no_{key}", uid)
                     rec[key] = ""
+            if rec.get("joint") and rec.get("ref_asr") is None:
+                issues.note("joint_without_ref_asr", uid)  # its transcript WER counts all as ins
             if rec.get("joint") and rec.get("hyp_asr") is None:
                 # A decoder that kept only the raw joint output: recover both parts here.
                 asr, out_part = parse_joint(rec.get("raw"))
