@@ -36,7 +36,7 @@ from pathlib import Path
 
 from svtk.errors import UserError
 from svtk.scoring.outputs import task_order as _task_key
-from svtk.scoring.score import DECODE_INFO, SCORES_JSON
+from svtk.scoring.score import SCORES_JSON, read_decode_info
 
 SETTINGS = ("system", "prompts", "constrained", "joint", "beam")
 BASELINE_ORDER = {  # the value others are compared against comes first
@@ -112,12 +112,7 @@ def find_decode_runs(exp_dir: str | Path) -> list[DecodeRun]:
         except json.JSONDecodeError as e:
             raise UserError(f"{p}: not valid JSON ({e}); re-run 'svtk score {p.parent}'") from e
         tag, split = p.parent.parent.name, p.parent.name
-        info = scores.get("decode_info")
-        if info is None:
-            for q in (p.parent / DECODE_INFO, p.parent.parent / DECODE_INFO):
-                if q.is_file():
-                    info = json.loads(q.read_text())
-                    break
+        info = scores.get("decode_info") or read_decode_info(p.parent)
         runs.append(DecodeRun(tag, str((info or {}).get("split") or split), p.parent, scores,
                               _settings(tag, info)))
     return runs
