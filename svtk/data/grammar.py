@@ -34,7 +34,8 @@ class Value:
 
 
 def V(en: str, de: str | dict[str, str], fr: str | dict[str, str]) -> Value:  # noqa: N802
-    as_forms = (lambda x: {"": x} if isinstance(x, str) else x)
+    def as_forms(x):
+        return ({"": x} if isinstance(x, str) else x)
     return Value(en, as_forms(de), as_forms(fr))
 
 
