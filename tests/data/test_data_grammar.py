@@ -37,3 +37,25 @@ def test_keywords_are_spoken_content_words():
         s = grammar.sample_sentence(rng, rng.choice(["command", "opinion"]))
         words = s.text.split()
         assert all(k in words and k not in grammar.STOPWORDS for k in s.keywords)
+
+
+def test_slurp_text_is_read_into_sentences():
+    from pathlib import Path
+
+    import pytest
+
+    from svtk.data.slurp import parse_annotation, slurp_sentences
+
+    assert parse_annotation("wake me up at [time : five am] [date : Friday]") == [
+        ("time", "five am"), ("date", "friday")]
+    import os
+
+    slurp = Path(os.environ.get("SVTK_SLURP_DIR") or
+                 Path(__file__).resolve().parents[2].parent / "shared" / "data" / "slurp")
+    if not (slurp / "devel.jsonl").exists():
+        pytest.skip("SLURP text not found (../shared/data/slurp or $SVTK_SLURP_DIR)")
+    out = slurp_sentences(slurp, 0, ["train", "dev", "test_seen", "test_unseen"])
+    assert all(out[s] for s in out)
+    train = {s.text for s in out["train"]}
+    assert not train & {s.text for s in out["test_seen"]}
+    assert any(s.slots for s in out["train"]) and all(s.intent for s in out["train"])
