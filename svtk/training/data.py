@@ -129,7 +129,7 @@ class PhaseData:
         return CutSet.mux(*streams, weights=weights, seed=self.seed + epoch)
 
     def _sampler(self, cuts: Any, *, shuffle: bool, epoch: int, max_duration: float,
-                 max_cuts: int | None, num_buckets: int) -> Any:
+                 max_cuts: int | None, num_buckets: int, sync_buckets: bool = True) -> Any:
         from lhotse.dataset import DynamicBucketingSampler
 
         s = DynamicBucketingSampler(
@@ -137,7 +137,7 @@ class PhaseData:
             shuffle=shuffle, drop_last=False, buffer_size=self.data.buffer_size,
             num_cuts_for_bins_estimate=min(self.data.buffer_size, 2000),
             world_size=self.world_size, rank=self.rank, seed=self.seed,
-            sync_buckets=self.data.sync_buckets,
+            sync_buckets=sync_buckets,
         )
         s.set_epoch(epoch)
         return s
@@ -145,7 +145,10 @@ class PhaseData:
     def train_sampler(self, epoch: int) -> Any:
         return self._sampler(self.train_cuts(epoch), shuffle=True, epoch=epoch,
                              max_duration=self.phase.max_duration, max_cuts=self.phase.max_cuts,
-                             num_buckets=self.data.num_buckets)
+                             num_buckets=self.data.num_buckets,
+                             # lhotse 1.33 without bucket sync drops cuts left in partial buckets
+                             # when a finite stream ends; endless streams never end.
+                             sync_buckets=self.data.sync_buckets or not self.infinite)
 
     # -- iteration -------------------------------------------------------------------------
 

@@ -96,8 +96,8 @@ def _decide(stage: Any, phase_dir: Path, view_hash: str, resume: bool, force: bo
     try:
         if stage.is_done():
             return "done", None
-    except UserError as e:
-        return "error", str(e)
+    except UserError as e:  # StageMismatch: raised again, same type, on every rank
+        return "error", e
     latest = ck.latest_checkpoint(phase_dir)
     if latest is not None and resume:
         import json
@@ -301,12 +301,13 @@ class _Phase:
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.dist.device)
         tokens = torch.zeros((), dtype=torch.float64, device=self.dist.device)
         items = 0
+        step_sums: dict[str, list[float]] = {}
         for i, (cuts, batch) in enumerate(micro):
             last = i == len(micro) - 1
             sync = (contextlib.nullcontext() if last or not self.dist.enabled
                     or not hasattr(self.wrapped, "no_sync") else self.wrapped.no_sync())
             with sync:
-                s, n = self.forward_sums(cuts, batch, sums)
+                s, n = self.forward_sums(cuts, batch, step_sums)
                 s.backward()
             loss_sum += s.detach().double()
             tokens += n.double()
@@ -328,6 +329,10 @@ class _Phase:
         if not (math.isfinite(loss) and math.isfinite(gn)):
             self.optimizer.zero_grad(set_to_none=True)
             return False, loss, gn, int(g_items)
+        for t, (a, b) in step_sums.items():  # a skipped step's losses never reach the curves
+            acc = sums.setdefault(t, [0.0, 0.0])
+            acc[0] += a
+            acc[1] += b
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -479,7 +484,7 @@ def train_phase(cfg: TrainConfig, phase: str, exp_dir: str | Path, *, resume: bo
         decision = _decide(stage, run.dir, run.view_hash, resume, force) if dist.is_main else None
         kind, arg = D.broadcast_object(decision, dist)
         if kind == "error":
-            raise UserError(arg)
+            raise arg if isinstance(arg, UserError) else UserError(arg)
         if kind == "done":
             return PhaseResult(run.dir, already_done=True, weights=run.dir / ck.WEIGHTS)
         if dist.is_main:
