@@ -264,3 +264,37 @@ def toy_train_config(paths: dict[str, Path], tasks: tuple[str, ...] = ("asr", "i
                        data=DataConfig(train_cuts=paths["train"], valid_cuts=paths["dev"],
                                        num_buckets=3, buffer_size=500),
                        phases=phases, seed=0, device="cpu", precision="fp32")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ddp_worker(rank: int, world: int, port: int, paths: dict[str, Path], out_dir: Path,
+               overrides: dict[str, Any]) -> None:
+    """``torch.multiprocessing.spawn`` target: one rank of a gloo run of the toy phase 1,
+    set up through the environment exactly as ``torchrun`` does."""
+    import os
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    from svtk.training.loop import train_phase
+
+    train_phase(ddp_config(paths, **overrides), "phase1", out_dir)
+
+
+def ddp_config(paths: dict[str, Path], strategy: str = "ddp", **phase: Any) -> Any:
+    """Toy phase 1 whose batch stream does not depend on the world size (no bucket sync, no
+    dropout, no dev set), so W ranks and 1 process with ``accum_grad=W`` must agree."""
+    cfg = toy_train_config(paths, **{"steps": 6, "valid_every": 0, "log_every": 1, **phase})
+    cfg.phases["phase1"].tasks = {"*": 1.0}
+    cfg.model["dropout"] = 0.0
+    cfg.data.sync_buckets = False
+    cfg.data.valid_cuts = None
+    cfg.distributed.strategy = strategy
+    return cfg

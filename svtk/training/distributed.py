@@ -85,15 +85,33 @@ def wrap(model: Any, dist: DistInfo, cfg: DistributedConfig) -> Any:
     if not dist.enabled:
         return model
     if cfg.strategy == "fsdp":
-        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-
-        # use_orig_params: frozen and trainable parameters may share a flat parameter.
-        return FSDP(model, use_orig_params=True,
-                    device_id=dist.device if dist.device.type == "cuda" else None)
+        return _fully_shard(model, dist)
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     return DDP(model, device_ids=[dist.device] if dist.device.type == "cuda" else None,
                find_unused_parameters=cfg.find_unused_parameters)
+
+
+def _fully_shard(model: Any, dist: DistInfo) -> Any:
+    """FSDP2 (per-parameter sharding; frozen and trainable parameters mix freely; runs on CPU
+    with gloo too). Each block class a transformers model lists in ``_no_split_modules`` (e.g.
+    T5Block, LlamaDecoderLayer) becomes its own shard unit, then the whole model."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    mesh = init_device_mesh(dist.device.type, (dist.world_size,))
+    blocks = set()
+    for m in model.modules():
+        blocks.update(getattr(m, "_no_split_modules", None) or [])
+    for m in list(model.modules()):
+        if type(m).__name__ in blocks and any(True for _ in m.parameters()):
+            fully_shard(m, mesh=mesh)
+    fully_shard(model, mesh=mesh)
+    return model
+
+
+def is_sharded(dist: DistInfo, cfg: DistributedConfig) -> bool:
+    return dist.enabled and cfg.strategy == "fsdp"
 
 
 def unwrap(model: Any) -> Any:

@@ -177,19 +177,20 @@ class _Phase:
     # -- weights and checkpoints -----------------------------------------------------------
 
     def _is_fsdp(self) -> bool:
-        return self.dist.enabled and self.cfg.distributed.strategy == "fsdp"
+        return D.is_sharded(self.dist, self.cfg.distributed)
 
     def weights(self, keys: list[str] | None = None) -> dict[str, Any]:
         """Full (unsharded) tensors of ``keys`` (default: the phase's saved keys)."""
         keys = self.saved_keys if keys is None else keys
-        if self._is_fsdp():
-            from torch.distributed.fsdp import FullStateDictConfig, StateDictType
-            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+        if self._is_fsdp():  # collective: the ranks gather the full tensors on rank 0
+            from torch.distributed.checkpoint.state_dict import (
+                StateDictOptions,
+                get_model_state_dict,
+            )
 
-            with FSDP.state_dict_type(self.wrapped, StateDictType.FULL_STATE_DICT,
-                                      FullStateDictConfig(offload_to_cpu=True, rank0_only=False)):
-                sd = self.wrapped.state_dict()
-            return {k: sd[k] for k in keys}
+            sd = get_model_state_dict(self.model, options=StateDictOptions(
+                full_state_dict=True, cpu_offload=True))
+            return {k: sd[k] for k in keys} if self.dist.is_main else {}  # cpu_offload: rank 0
         named = dict(self.model.named_parameters())
         if set(keys) - set(named):  # buffers for a full-model save
             named.update(dict(self.model.state_dict()))
@@ -197,21 +198,38 @@ class _Phase:
 
     def optimizer_state(self) -> Any:
         if self._is_fsdp():
-            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+            from torch.distributed.checkpoint.state_dict import (
+                StateDictOptions,
+                get_optimizer_state_dict,
+            )
 
-            return FSDP.optim_state_dict(self.wrapped, self.optimizer)
+            return get_optimizer_state_dict(self.model, self.optimizer, options=StateDictOptions(
+                full_state_dict=True, cpu_offload=True))
         return self.optimizer.state_dict()
+
+    def load_optimizer(self, state: Any) -> None:
+        if self._is_fsdp():
+            from torch.distributed.checkpoint.state_dict import (
+                StateDictOptions,
+                set_optimizer_state_dict,
+            )
+
+            set_optimizer_state_dict(self.model, self.optimizer, state,
+                                     options=StateDictOptions(full_state_dict=True))
+            return
+        self.optimizer.load_state_dict(state)
 
     def load_weights(self, weights: dict[str, Any]) -> None:
         import torch
 
         if self._is_fsdp():
-            from torch.distributed.fsdp import FullStateDictConfig, StateDictType
-            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+            from torch.distributed.checkpoint.state_dict import (
+                StateDictOptions,
+                set_model_state_dict,
+            )
 
-            with FSDP.state_dict_type(self.wrapped, StateDictType.FULL_STATE_DICT,
-                                      FullStateDictConfig(rank0_only=False)):
-                self.wrapped.load_state_dict(weights, strict=False)
+            set_model_state_dict(self.model, weights,
+                                 options=StateDictOptions(full_state_dict=True, strict=False))
             return
         named = dict(self.model.named_parameters())
         with torch.no_grad():
@@ -244,12 +262,7 @@ class _Phase:
                             f"{self.dist.world_size}; the batch streams would differ. Resume with "
                             f"the same number of processes, or --force to start over.")
         self.load_weights(weights)
-        if self._is_fsdp():
-            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-
-            state["optimizer"] = FSDP.optim_state_dict_to_load(self.wrapped, self.optimizer,
-                                                               state["optimizer"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        self.load_optimizer(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.state = LoopState(**state["loop"])
         ck.set_rng_state(state["rng"][self.dist.rank])
@@ -304,8 +317,12 @@ class _Phase:
         step_sums: dict[str, list[float]] = {}
         for i, (cuts, batch) in enumerate(micro):
             last = i == len(micro) - 1
-            sync = (contextlib.nullcontext() if last or not self.dist.enabled
-                    or not hasattr(self.wrapped, "no_sync") else self.wrapped.no_sync())
+            if self._is_fsdp():  # FSDP2: reduce-scatter only on the last micro-batch
+                self.model.set_requires_gradient_sync(last)
+                sync = contextlib.nullcontext()
+            else:
+                sync = (contextlib.nullcontext() if last or not self.dist.enabled
+                        else self.wrapped.no_sync())
             with sync:
                 s, n = self.forward_sums(cuts, batch, step_sums)
                 s.backward()
@@ -321,10 +338,8 @@ class _Phase:
             if p.grad is not None:
                 p.grad.mul_(scale)
         clip = self.p.grad_clip if self.p.grad_clip > 0 else math.inf
-        if hasattr(self.wrapped, "clip_grad_norm_"):  # FSDP: norm over shards
-            gn = float(self.wrapped.clip_grad_norm_(clip))
-        else:
-            gn = float(torch.nn.utils.clip_grad_norm_(self.params, clip))
+        gn = torch.nn.utils.clip_grad_norm_(self.params, clip)
+        gn = float(gn.full_tensor() if hasattr(gn, "full_tensor") else gn)  # FSDP2: a DTensor
         loss = g_loss / max(g_tokens, 1.0)
         if not (math.isfinite(loss) and math.isfinite(gn)):
             self.optimizer.zero_grad(set_to_none=True)
@@ -457,7 +472,10 @@ class _Phase:
             ck.save_weights(final, weights, meta)
             if full is not None:
                 ck.save_weights(self.dir / FULL_WEIGHTS, full, meta)
-            if callable(getattr(self.model, "save_pretrained", None)):
+            if self._is_fsdp():
+                log.warning("%s: FSDP run; %s/ (save_pretrained) is not written, the weights "
+                            "are in %s", self.name, FINAL_DIR, final)
+            elif callable(getattr(self.model, "save_pretrained", None)):
                 from svtk.stage import atomic_path
 
                 with atomic_path(self.dir / FINAL_DIR) as tmp:
