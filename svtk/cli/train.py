@@ -19,6 +19,7 @@ import typer
 
 from svtk.cli.common import ConfigOpt, ForceOpt, SetOpt
 
+
 def train(
     config: ConfigOpt,
     phase: Annotated[str, typer.Option("--phase", "-p", help="Phase name (a key of phases:).")],

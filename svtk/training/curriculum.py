@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 
 def param_names(model: Any) -> dict[int, str]:
-    """id(parameter) -> its qualified name in ``model``."""
-    return {id(p): n for n, p in model.named_parameters(remove_duplicate=False)}
+    """id(parameter) -> its canonical qualified name (the first, for tied weights)."""
+    return {id(p): n for n, p in model.named_parameters()}
 
 
 def group_names(model: Any) -> dict[str, list[str]]:

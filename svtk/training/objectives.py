@@ -31,8 +31,8 @@ _OBJECTIVES: dict[str, Callable[[dict[str, Any]], Any]] = {}
 # Modules that register objectives when imported (tests add svtk.testing.training's toy).
 _PROVIDERS = {
     "speechlm": "svtk.training.objectives",
-    "ctc": "svtk.training.objectives",
-    "text-lm": "svtk.training.textlm",
+    "ctc": "svtk.training.pretrain",
+    "text-lm": "svtk.training.pretrain",
     "toy": "svtk.testing.training",
 }
 
@@ -108,33 +108,18 @@ def batch_tasks(batch: Any, cuts: Any) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# Built-in objectives that come from svtk.models (the SpeechLM and the native CTC encoder)
+# The SpeechLM (svtk.models); ctc and text-lm live in svtk.training.pretrain
 # --------------------------------------------------------------------------------------------
-
-
-def _models() -> Any:
-    try:
-        import svtk.models as models
-    except ImportError as e:  # the model package is part of svtk; a partial checkout lacks it
-        raise UserError(f"svtk.models is not available ({e}); cannot build the model") from e
-    return models
 
 
 @register_objective("speechlm")
 def build_speechlm(section: dict[str, Any]) -> Any:
-    """The SpeechLM from the ``model`` section (``svtk.models.ModelConfig``)."""
+    """The SpeechLM from the ``model`` section (``svtk.models.config.ModelConfig``)."""
     from svtk.config import from_dict
 
-    models = _models()
-    cfg = from_dict(models.ModelConfig, section, source="model section")
-    return models.SpeechLM.from_config(cfg)
-
-
-@register_objective("ctc")
-def build_ctc(section: dict[str, Any]) -> Any:
-    """The svtk-native encoder with its CTC head, trained from scratch (mini recipe)."""
-    models = _models()
-    builder = getattr(models, "build_ctc_model", None)
-    if builder is None:
-        raise UserError("svtk.models has no build_ctc_model(section); the ctc objective needs it")
-    return builder(section)
+    try:
+        from svtk.models.config import ModelConfig
+        from svtk.models.speechlm import SpeechLM
+    except ImportError as e:  # the model package is part of svtk; a partial checkout lacks it
+        raise UserError(f"svtk.models is not available ({e}); cannot build the SpeechLM") from e
+    return SpeechLM.from_config(from_dict(ModelConfig, section, source="model section"))
