@@ -124,7 +124,7 @@ def extract_latents(model_cfg: ModelConfig, cuts_path: str | Path, out_root: str
                 out = encoder(padded, lens.to(device))
                 feats = mix.select(out.hidden_states).float().cpu()  # (B, T, D) | (B, T, L, D)
             stats.encoder_seconds += time.perf_counter() - t0
-            for rec, x, n in zip(batch, feats, out.lengths.tolist()):
+            for rec, x, n in zip(batch, feats, out.lengths.tolist(), strict=False):
                 value = x[:n].numpy().astype(NP_DTYPES[dtype])
                 key = writer.write(rec.id, value)
                 arrays[rec.id] = TemporalArray(

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -213,7 +213,7 @@ class WhisperSpeechEncoder(SpeechEncoder):
     def features(self, audio: torch.Tensor, audio_lens: torch.Tensor) -> torch.Tensor:
         """(B, n_mels, 2*T) log-mel, each utterance computed on its own samples, zero-padded."""
         mels = []
-        for a, n in zip(audio, audio_lens.tolist()):
+        for a, n in zip(audio, audio_lens.tolist(), strict=False):
             m = self.feature_extractor(a[:n].cpu().numpy(), sampling_rate=self.sample_rate,
                                        padding="longest", return_tensors="pt").input_features[0]
             mels.append(m[:, : n // self.hop])

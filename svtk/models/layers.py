@@ -84,7 +84,7 @@ class Downsampler(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor):
         """x (B, T, D_in), lengths (B,) -> (B, T', D_out), lengths (B,)."""
         p = self.kernel // 2
-        for i, (conv, norm, s) in enumerate(zip(self.convs, self.norms, self.strides)):
+        for i, (conv, norm, s) in enumerate(zip(self.convs, self.norms, self.strides, strict=False)):
             x = x.masked_fill(~lengths_to_mask(lengths, x.shape[1])[..., None], 0.0)
             x = conv(x.transpose(1, 2)).transpose(1, 2)  # (B, T_i, D)
             lengths = torch.div(lengths + 2 * p - self.kernel, s, rounding_mode="floor") + 1

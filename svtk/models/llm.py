@@ -18,8 +18,8 @@ Usage::
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -159,11 +159,25 @@ def hf_llm_config(cfg: LLMConfig, vocab_size: int | None = None):
     return config
 
 
-def init_llm(cfg: LLMConfig, vocab_size: int | None = None, meta: bool = False) -> nn.Module:
-    """A randomly initialised HF LLM from ``cfg`` (from-scratch pre-training, meta summaries)."""
+def init_llm(cfg: LLMConfig, vocab_size: int | None = None, meta: bool = False,
+             tokenizer=None) -> nn.Module:
+    """A randomly initialised HF LLM from ``cfg`` (from-scratch pre-training, meta summaries).
+
+    With ``tokenizer`` (:class:`svtk.models.tokenizer.Tokenizer`) the vocabulary size and the
+    pad/eos/bos (and T5's decoder start) ids are taken from it, so that
+    ``model.save_pretrained(d); tokenizer.save_pretrained(d)`` makes a directory that loads like
+    any pre-trained LLM.
+    """
     import transformers
 
+    if tokenizer is not None:
+        vocab_size = tokenizer.vocab_size
     config = hf_llm_config(cfg, vocab_size)
+    if tokenizer is not None:
+        config.pad_token_id, config.eos_token_id = tokenizer.pad_id, tokenizer.eos_id
+        config.bos_token_id = tokenizer.bos_id
+        if config.is_encoder_decoder:
+            config.decoder_start_token_id = tokenizer.pad_id
     auto = getattr(transformers, AUTO_CLASSES[cfg.kind])
     if meta:
         with torch.device("meta"):

@@ -199,7 +199,7 @@ class NativeEncoder(SpeechEncoder):
         """audio (B, S) float at ``sample_rate``, audio_lens (B,) samples."""
         x, lens = self.features(audio, audio_lens)  # (B, F, 80)
         x = x.transpose(1, 2)  # (B, 80, F)
-        for conv, s in zip(self.subsample, self.config.subsampling):
+        for conv, s in zip(self.subsample, self.config.subsampling, strict=False):
             x = F.gelu(conv(x))
             lens = conv_out_len(lens, 3, s, 1)
             x = x[..., : max(int(lens.max()), 0)]
@@ -238,7 +238,7 @@ class NativeEncoder(SpeechEncoder):
         """Best path: argmax per frame, merge repeats, drop blanks."""
         best = self.ctc_logits(hidden).argmax(-1)  # (B, T)
         out = []
-        for row, n in zip(best.tolist(), lengths.tolist()):
+        for row, n in zip(best.tolist(), lengths.tolist(), strict=False):
             ids, prev = [], None
             for t in row[:n]:
                 if t != prev and t != self.config.blank_id:

@@ -82,7 +82,7 @@ def test_fp16_round_trip_error(tmp_path, model_root, cuts_file):
     f32 = load_manifest(extract_latents(cfg, cuts_file, tmp_path / "lat", "train", dtype="fp32"))
     f16 = load_manifest(extract_latents(cfg, cuts_file, tmp_path / "lat", "train", dtype="fp16"))
     assert f32[0].custom["latent_tag"] != f16[0].custom["latent_tag"]
-    for a, b in zip(f32, f16):
+    for a, b in zip(f32, f16, strict=False):
         x, y = load_latent(a), load_latent(b)
         # fp16 keeps 11 significant bits: relative error <= 2^-11 (values here are O(1))
         assert np.all(np.abs(x - y) <= np.abs(x) * 2.0 ** -11 + 1e-7)

@@ -49,7 +49,7 @@ def test_encoder_family(kind, model_root, audio):
             alone = enc(x[i: i + 1, :n], lens[i: i + 1])
         m = int(alone.lengths[0])
         assert m == int(out.lengths[i])
-        for h_b, h_a in zip(out.hidden_states, alone.hidden_states):
+        for h_b, h_a in zip(out.hidden_states, alone.hidden_states, strict=False):
             torch.testing.assert_close(h_b[i, :m], h_a[0, :m], atol=tol, rtol=tol)
 
 
@@ -122,7 +122,7 @@ def test_native_save_load_and_ctc(tmp_path):
     again = NativeEncoder.from_pretrained(tmp_path / "enc").eval()
     with torch.no_grad():
         out2 = again(x, lens)
-    for a, b in zip(out.hidden_states, out2.hidden_states):
+    for a, b in zip(out.hidden_states, out2.hidden_states, strict=False):
         assert torch.equal(a, b)
     assert again.frame_rate == 25.0
 

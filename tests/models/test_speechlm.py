@@ -141,3 +141,29 @@ def test_collate_without_targets(model, task_cuts):
     assert embeds.shape[0] == len(cuts)
     with pytest.raises(ValueError):
         model(batch)
+
+
+@pytest.mark.parametrize("kind,model_type", [("decoder-only", "llama"), ("encoder-decoder", "t5")])
+def test_from_scratch_llm_dir_loads_like_any_other(tmp_path, kind, model_type, task_cuts):
+    """The mini recipe's path: train a tokenizer, init an LLM from an inline config, save both,
+    then the SpeechLM loads the directory through from_pretrained/AutoTokenizer."""
+    from svtk.models.config import LLMConfig
+    from svtk.models.llm import init_llm
+    from svtk.models.tokenizer import train_sentencepiece
+    from svtk.testing.models import TEXTS
+
+    tok = train_sentencepiece(TEXTS, tmp_path / "tok", vocab_size=70)
+    small = {"llama": dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                           num_attention_heads=2, num_key_value_heads=2),
+             "t5": dict(d_model=32, d_ff=64, d_kv=16, num_heads=2, num_layers=1)}[model_type]
+    llm = init_llm(LLMConfig(kind=kind, config={"model_type": model_type, **small}), tokenizer=tok)
+    assert llm.config.vocab_size == tok.vocab_size and llm.config.eos_token_id == tok.eos_id
+    llm.save_pretrained(tmp_path / "llm")
+    tok.save_pretrained(tmp_path / "llm")
+    cfg = tiny_model_config(tmp_path, encoder="native", llm="t5" if model_type == "t5" else "llama")
+    cfg.llm.name_or_path = str(tmp_path / "llm")
+    model = SpeechLM.from_config(cfg).eval()
+    assert model.tokenizer.vocab_size == tok.vocab_size
+    with torch.no_grad():
+        out = model(model.collate(task_cuts[:2]))
+    assert torch.isfinite(out.loss)
