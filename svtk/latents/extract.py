@@ -8,7 +8,11 @@ Reads task cuts (``data/tasks/<split>.jsonl.gz``) and the model config's encoder
   are trained later, so the cache cannot pre-mix them)
 - ``<out_root>/<encoder_tag>/<split>.jsonl.gz``       the task cuts, each with custom fields
   ``latent`` (a lhotse TemporalArray) and ``latent_tag`` (the encoder tag)
-- ``<out_root>/<encoder_tag>/encoder.yaml``           the encoder config the tag stands for
+- ``<out_root>/<encoder_tag>/config.yaml``            the encoder config the tag stands for (+ cmd.sh,
+  run_info.json)
+
+A cut covering part of a recording reads the recording's latent frames in its time span (frames
+computed with the whole recording as context, not the span encoded alone).
 
 Recordings are sorted by duration and batched up to ``max_duration`` seconds of padded audio
 (duration bucketing: little padding, no wasted encoder compute).
@@ -75,12 +79,13 @@ def extract_latents(model_cfg: ModelConfig, cuts_path: str | Path, out_root: str
     from lhotse import CutSet, load_manifest_lazy
     from lhotse.array import Array, TemporalArray
 
-    from svtk.config import save_config, to_dict
+    from svtk.config import to_dict
     from svtk.latents.storage import STORAGE_TYPE, NpyChunkyWriter
     from svtk.latents.tag import encoder_files_fingerprint, encoder_tag
     from svtk.logging import progress
     from svtk.models.encoders import build_encoder
     from svtk.models.layers import LayerMix
+    from svtk.runinfo import write_run_info
     from svtk.stage import Stage, atomic_path
 
     cuts_path = Path(cuts_path)
@@ -99,8 +104,7 @@ def extract_latents(model_cfg: ModelConfig, cuts_path: str | Path, out_root: str
         "files": encoder_files_fingerprint(enc_cfg.name_or_path) if enc_cfg.name_or_path else None})
     if stage.is_done():
         return out_cuts
-    out_dir.mkdir(parents=True, exist_ok=True)
-    save_config(enc_cfg, out_dir / "encoder.yaml")
+    write_run_info(out_dir, enc_cfg)  # config.yaml = the encoder config the tag stands for
 
     stats = ExtractStats()
     start = time.perf_counter()

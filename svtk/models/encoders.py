@@ -271,7 +271,9 @@ def _build_whisper(cfg: EncoderConfig, meta: bool) -> SpeechEncoder:
         else:
             encoder = WhisperEncoder(config)
     path = cfg.name_or_path
-    if path and (Path(path) / "preprocessor_config.json").is_file() or (path and not Path(path).exists()):
+    local = bool(path) and (Path(path) / "preprocessor_config.json").is_file()
+    hub = bool(path) and not Path(path).exists() and not meta
+    if local or hub:
         fe = WhisperFeatureExtractor.from_pretrained(path)
     else:
         fe = WhisperFeatureExtractor(feature_size=encoder.config.num_mel_bins, sampling_rate=cfg.sample_rate)

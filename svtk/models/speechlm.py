@@ -126,6 +126,18 @@ class SpeechLM(nn.Module):
         return self
 
     @property
+    def audio_token_rate(self) -> float:
+        """Audio tokens per second of audio (encoder frame rate / prod(downsampler strides))."""
+        rate = self.encoder.frame_rate
+        for s in self.config.downsampler.strides:
+            rate /= s
+        return rate
+
+    def num_audio_tokens(self, num_samples: torch.Tensor) -> torch.Tensor:
+        """Exact audio-token count for audio of ``num_samples`` (B,) samples (for batching by length)."""
+        return self.downsampler.output_lengths(self.encoder.output_lengths(num_samples))
+
+    @property
     def device(self) -> torch.device:
         return self.downsampler.convs[0].weight.device
 

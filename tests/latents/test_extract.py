@@ -139,3 +139,15 @@ def test_cli_extract_and_skip(tmp_path, model_root, cuts_file, capsys):
     stamp = (tmp_path / "lat" / tag / "dev.jsonl.gz").stat().st_mtime_ns
     assert run(args) == 0  # finished stage: skipped
     assert (tmp_path / "lat" / tag / "dev.jsonl.gz").stat().st_mtime_ns == stamp
+
+
+def test_sub_recording_cut_reads_its_span(tmp_path, model_root, cuts_file):
+    cfg = tiny_model_config(model_root, encoder="native", llm="t5")
+    cached = load_manifest(extract_latents(cfg, cuts_file, tmp_path / "lat", "train", dtype="fp32"))
+    whole = cached[0]  # 1.3 s recording at 25 Hz
+    full = load_latent(whole)
+    part = whole.truncate(offset=0.4, duration=0.6)
+    got = load_latent(part)
+    assert abs(got.shape[0] - 15) <= 1  # 0.6 s at 25 Hz
+    assert np.array_equal(got, full[10: 10 + got.shape[0]])
+    assert (tmp_path / "lat" / whole.custom["latent_tag"] / "config.yaml").is_file()

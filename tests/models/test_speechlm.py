@@ -72,6 +72,8 @@ def test_prefix_layout(model, task_cuts):
     assert embeds.shape[:2] == mask.shape and embeds.shape[2] == model.llm.hidden_size
     assert torch.equal(mask.sum(1), audio_lens + batch.prompt_lens)
     assert torch.equal(audio_lens, model.downsampler.output_lengths(model.encoder.output_lengths(batch.audio_lens)))
+    assert torch.equal(audio_lens, model.num_audio_tokens(batch.audio_lens))
+    assert model.audio_token_rate == model.encoder.frame_rate / 4  # strides [2, 2]
     if model.llm_kind == "decoder-only":
         assert mask[:, -1].all()  # left-padded: every item ends at the right edge
     else:
@@ -85,10 +87,9 @@ def test_prefix_layout(model, task_cuts):
     torch.testing.assert_close(embeds[i, start + n: start + n + len(prompt)], prompt)
 
 
-def test_left_padded_prefix_next_token_matches_alone(model, task_cuts):
+def test_left_padded_prefix_next_token_matches_alone(model_root, task_cuts):
     """What the decoder relies on: left padding + position ids from the mask change nothing."""
-    if model.llm_kind != "decoder-only":
-        pytest.skip("decoder-only")
+    model = SpeechLM.from_config(tiny_model_config(model_root, encoder="native", llm="llama")).eval()
     batch = model.collate(task_cuts)
     hf = model.llm.model
     with torch.no_grad():
