@@ -242,7 +242,7 @@ class _Checker:
             if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
                 if len(args) != len(v):
                     self.fail(key, f"'{key}' expects {len(args)} items, got {len(v)}")
-                return tuple(self.value(a, x, f"{key}[{i}]") for i, (a, x) in enumerate(zip(args, v, strict=False)))
+                return tuple(self.value(a, x, f"{key}[{i}]") for i, (a, x) in enumerate(zip(args, v, strict=True)))
             item = args[0] if args else Any
             out = [self.value(item, x, f"{key}[{i}]") for i, x in enumerate(v)]
             return tuple(out) if origin is tuple or tp is tuple else out

@@ -1,17 +1,26 @@
-"""``svtk data``: Corpus preparation, synthetic corpus, lhotse manifests and task cuts.
+"""``svtk data``: the synthetic corpus, manifest validation and task cuts.
 
 Usage::
 
-    svtk data synth --help
+    svtk data synth --config egs/mini/conf/synth.yaml --out-dir data --workers 2
+    svtk data validate --data-dir data --corpus mini
+    svtk data tasks --config egs/mini/conf/tasks.yaml --data-dir data
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from svtk.cli.common import ConfigOpt, ForceOpt, SetOpt
 
 app = typer.Typer(
     help="Corpus preparation, synthetic corpus, lhotse manifests and task cuts.\n\nExample:  svtk data synth --help",
 )
+
+DataDirOpt = Annotated[Path, typer.Option("--data-dir", "-d", help="Data directory (manifests/, tasks/).")]
 
 
 @app.callback(invoke_without_command=True)
@@ -20,6 +29,79 @@ def _group(ctx: typer.Context) -> None:
         from svtk.cli.common import group_without_command
 
         group_without_command(ctx, app, "data", "the data issue")
+
+
+@app.command("synth")
+def synth(
+    config: Annotated[Path | None, ConfigOpt.__metadata__[0]] = None,
+    overrides: SetOpt = None,
+    out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Output data directory.")] = Path("data"),
+    hours: Annotated[float | None, typer.Option(help="Total hours of audio (overrides the config).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (overrides the config).")] = None,
+    slurp_dir: Annotated[Path | None, typer.Option(
+        "--slurp-dir", envvar="SVTK_SLURP_DIR",
+        help="SLURP text (devel.jsonl, test.jsonl) for content: slurp.")] = None,
+    workers: Annotated[int, typer.Option("--workers", "-j", help="Parallel synthesis workers.")] = 2,
+    force: ForceOpt = False,
+) -> None:
+    """Synthesise the multi-task corpus (espeak-ng, flite, festival, sox) and write lhotse manifests.
+
+    Example:  svtk data synth --config egs/mini/conf/synth.yaml --out-dir data --hours 1
+    """
+    from svtk.cli.common import load
+    from svtk.data.synth import SynthConfig, synthesize
+
+    extra = list(overrides or [])
+    if hours is not None:
+        extra.append(f"hours={hours}")
+    if seed is not None:
+        extra.append(f"seed={seed}")
+    if slurp_dir is not None:
+        extra.append(f"slurp_dir={slurp_dir}")
+    cfg = load(SynthConfig, config, extra)
+    stats = synthesize(cfg, out_dir, workers=workers, force=force)
+    for split, s in stats.get("splits", {}).items():
+        typer.echo(f"{cfg.corpus} {split}: {s['recordings']} recordings, {s['hours']:.3f} h")
+
+
+@app.command("validate")
+def validate(
+    data_dir: DataDirOpt = Path("data"),
+    corpus: Annotated[str, typer.Option(help="Corpus name (manifest prefix).")] = "mini",
+    split: Annotated[list[str] | None, typer.Option(help="Split(s) to check (default: all).")] = None,
+    sample_rate: Annotated[int, typer.Option(help="Expected sample rate (0: any).")] = 16000,
+    max_skip_fraction: Annotated[float, typer.Option(
+        help="Fail when more than this fraction of a split is unusable.")] = 0.0,
+) -> None:
+    """Check manifests with lhotse and every audio file; write a skip report; fail on too many.
+
+    Example:  svtk data validate --data-dir data --corpus mini --max-skip-fraction 0.01
+    """
+    from svtk.data.validate import validate_manifests
+
+    report = validate_manifests(data_dir, corpus, split or None, sample_rate or None,
+                                max_skip_fraction)
+    for name, s in report["splits"].items():
+        typer.echo(f"{corpus} {name}: {s['recordings']} recordings, {s['skipped']} skipped")
+
+
+@app.command("tasks")
+def tasks(
+    config: Annotated[Path | None, ConfigOpt.__metadata__[0]] = None,
+    overrides: SetOpt = None,
+    data_dir: DataDirOpt = Path("data"),
+    force: ForceOpt = False,
+) -> None:
+    """Build task cuts (data/tasks/<split>.jsonl.gz): task, prompt, target, labels, joint.
+
+    Example:  svtk data tasks --config egs/mini/conf/tasks.yaml --data-dir data
+    """
+    from svtk.cli.common import load
+    from svtk.tasks.build import TasksConfig, build_tasks
+
+    summary = build_tasks(load(TasksConfig, config, overrides), data_dir, force=force)
+    for name, s in summary["splits"].items():
+        typer.echo(f"{name}: {s['cuts']} cuts " + " ".join(f"{t}={n}" for t, n in s["tasks"].items()))
 
 
 def register(root: typer.Typer) -> None:

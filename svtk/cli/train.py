@@ -1,29 +1,50 @@
-"""``svtk train``: Train one curriculum phase of an experiment.
+"""``svtk train``: train one curriculum phase of an experiment into ``EXP_DIR/PHASE``.
+
+Reads the training config (model section, data, phases) and the task cuts it names; writes
+checkpoints, curves (metrics.jsonl, TensorBoard) and the phase's final weights. Multi-GPU or
+multi-process: launch the same command under ``torchrun`` (``python -m svtk`` as the program).
 
 Usage::
 
     svtk train --config egs/mini/conf/train.yaml --phase phase1 --exp-dir exp/mini
+    torchrun --nproc-per-node 4 -m svtk train -c conf/train.yaml --phase phase2b --exp-dir exp/x
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from svtk.cli.common import ConfigOpt, ForceOpt, SetOpt
 
 
 def train(
-    ctx: typer.Context,
+    config: ConfigOpt,
+    phase: Annotated[str, typer.Option("--phase", "-p", help="Phase name (a key of phases:).")],
+    exp_dir: Annotated[Path, typer.Option("--exp-dir", "-e", help="Experiment dir; the phase "
+                                          "writes into EXP_DIR/PHASE.")],
+    overrides: SetOpt = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the phase's latest "
+                                         "checkpoint (exactly where it stopped).")] = False,
+    force: ForceOpt = False,
 ) -> None:
     """Train one curriculum phase of an experiment.
 
     Example:  svtk train --config egs/mini/conf/train.yaml --phase phase1 --exp-dir exp/mini
     """
-    from svtk.cli.common import not_yet
+    from svtk.cli.common import load
+    from svtk.training.config import TrainConfig
+    from svtk.training.loop import train_phase
 
-    not_yet("train", "the training issue")
+    cfg = load(TrainConfig, config, overrides)
+    result = train_phase(cfg, phase, exp_dir, resume=resume, force=force)
+    if not result.already_done:
+        best = f", best valid loss {result.best_valid:.4f} at step {result.best_step}" \
+            if result.best_valid is not None else ""
+        typer.echo(f"{phase}: {result.steps} steps{best}; weights in {result.weights}")
 
 
 def register(root: typer.Typer) -> None:
-    root.command(
-        "train",
-        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    )(train)
+    root.command("train")(train)

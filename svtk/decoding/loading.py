@@ -55,7 +55,8 @@ def load_speechlm(src: str | Path, checkpoint: str | Path | None = None, device:
     if not (src / "config.yaml").is_file():
         raise UserError(f"{src}: no config.yaml; expected an experiment dir or an svtk export")
     try:
-        from svtk.models import ModelConfig, SpeechLM
+        from svtk.models.config import ModelConfig
+        from svtk.models.speechlm import SpeechLM
     except ImportError as e:
         raise UserError(f"decoding a trained model needs svtk.models (SpeechLM), which this "
                         f"checkout lacks: {e}") from e

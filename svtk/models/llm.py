@@ -1,0 +1,221 @@
+"""LLM adapters for both kinds, chosen by a registry: encoder-decoder (T5) and decoder-only (Llama...).
+
+An adapter holds the HF model as ``.model`` (peft-wrapped when LoRA is on), exposes token
+embeddings through ``get_input_embeddings()``, and computes the per-item target loss from a
+prefix of embeddings:
+
+- encoder-decoder: the prefix (audio tokens then prompt embeddings) is the encoder input; the
+  decoder is teacher-forced on the target (``decoder_start_token_id`` first).
+- decoder-only: each item's sequence is ``[prefix, target]`` packed contiguously and right-padded,
+  positions counted from 0 per item; the loss covers only target tokens (incl. eos).
+
+Usage::
+
+    llm = build_llm(cfg.llm, cfg.lora)
+    loss_sum, ntok = llm.target_loss(prefix, prefix_lens, target_ids, target_lens)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from svtk.errors import UserError
+from svtk.models.config import LLMConfig, LoRAConfig
+from svtk.models.encoders import lengths_to_mask
+
+log = logging.getLogger(__name__)
+
+IGNORE = -100
+
+
+def pack(segments: list[tuple[torch.Tensor, torch.Tensor]], side: str = "right"):
+    """Concatenate per-item valid parts of ``segments`` [(x (B, T_i, D), lens (B,)), ...].
+
+    Returns (out (B, T, D), mask (B, T) bool, starts (B, n_segments) offset of each segment).
+    ``side="left"`` puts the padding first (for generation that appends at the right).
+    """
+    b = segments[0][0].shape[0]
+    total = sum(lens for _, lens in segments)  # (B,)
+    width = int(total.max()) if b else 0
+    ref = segments[0][0]
+    out = ref.new_zeros(b, width, ref.shape[-1])
+    mask = torch.zeros(b, width, dtype=torch.bool, device=ref.device)
+    starts = torch.zeros(b, len(segments), dtype=torch.long)
+    for i in range(b):
+        pos = width - int(total[i]) if side == "left" else 0
+        for j, (x, lens) in enumerate(segments):
+            n = int(lens[i])
+            starts[i, j] = pos
+            out[i, pos: pos + n] = x[i, :n]
+            pos += n
+        lo = width - int(total[i]) if side == "left" else 0
+        mask[i, lo: lo + int(total[i])] = True
+    return out, mask, starts
+
+
+def position_ids_from_mask(mask: torch.Tensor) -> torch.Tensor:
+    """Positions 0.. counted over valid tokens only, so left padding does not shift them."""
+    return (mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+class LLMAdapter(nn.Module):
+    kind: str = ""
+
+    def __init__(self, model: nn.Module, cfg: LLMConfig):
+        super().__init__()
+        self.model = model
+        self.cfg = cfg
+
+    @property
+    def hidden_size(self) -> int:
+        return self.model.get_input_embeddings().embedding_dim
+
+    @property
+    def config(self):
+        return self.model.config
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.model.get_input_embeddings()(ids)  # (B, T, D)
+
+    def target_loss(self, prefix: torch.Tensor, prefix_lens: torch.Tensor, target_ids: torch.Tensor,
+                    target_lens: torch.Tensor):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class EncoderDecoderLLM(LLMAdapter):
+    kind = "encoder-decoder"
+
+    def decoder_input_ids(self, target_ids: torch.Tensor) -> torch.Tensor:
+        start = self.model.config.decoder_start_token_id
+        if start is None:
+            start = self.model.config.pad_token_id
+        first = torch.full_like(target_ids[:, :1], int(start))
+        return torch.cat([first, target_ids[:, :-1]], dim=1)
+
+    def target_loss(self, prefix, prefix_lens, target_ids, target_lens):
+        """prefix (B, T, D) right-padded, target_ids (B, U) right-padded incl. eos -> (B,), (B,)."""
+        mask = lengths_to_mask(prefix_lens, prefix.shape[1])
+        tmask = lengths_to_mask(target_lens, target_ids.shape[1])
+        out = self.model(inputs_embeds=prefix, attention_mask=mask.long(),
+                         decoder_input_ids=self.decoder_input_ids(target_ids),
+                         decoder_attention_mask=tmask.long(), use_cache=False)
+        labels = target_ids.masked_fill(~tmask, IGNORE)
+        ce = F.cross_entropy(out.logits.float().transpose(1, 2), labels, ignore_index=IGNORE,
+                             reduction="none")  # (B, U)
+        return ce.sum(1), tmask.sum(1)
+
+
+class DecoderOnlyLLM(LLMAdapter):
+    kind = "decoder-only"
+
+    def target_loss(self, prefix, prefix_lens, target_ids, target_lens):
+        """[prefix_i, target_i] packed right-padded; loss on target tokens only -> (B,), (B,)."""
+        seq, mask, starts = pack([(prefix, prefix_lens), (self.embed(target_ids), target_lens)])
+        labels = torch.full(mask.shape, IGNORE, dtype=torch.long, device=seq.device)
+        for i in range(seq.shape[0]):
+            s, n = int(starts[i, 1]), int(target_lens[i])
+            labels[i, s - 1: s - 1 + n] = target_ids[i, :n]  # position t predicts token t+1
+        out = self.model(inputs_embeds=seq, attention_mask=mask.long(),
+                         position_ids=position_ids_from_mask(mask), use_cache=False)
+        ce = F.cross_entropy(out.logits.float().transpose(1, 2), labels, ignore_index=IGNORE,
+                             reduction="none")  # (B, T)
+        return ce.sum(1), (labels != IGNORE).sum(1)
+
+
+LLM_ADAPTERS: dict[str, type[LLMAdapter]] = {
+    "encoder-decoder": EncoderDecoderLLM,
+    "decoder-only": DecoderOnlyLLM,
+}
+AUTO_CLASSES: dict[str, str] = {
+    "encoder-decoder": "AutoModelForSeq2SeqLM",
+    "decoder-only": "AutoModelForCausalLM",
+}
+PEFT_TASK: dict[str, str] = {"encoder-decoder": "SEQ_2_SEQ_LM", "decoder-only": "CAUSAL_LM"}
+
+
+def hf_llm_config(cfg: LLMConfig, vocab_size: int | None = None):
+    """The HF config: inline ``cfg.config`` (model_type + kwargs) or the directory's config.json."""
+    from transformers import AutoConfig
+
+    if cfg.config is not None and (cfg.name_or_path is None or not Path(cfg.name_or_path).exists()):
+        kwargs = dict(cfg.config)
+        model_type = kwargs.pop("model_type", None)
+        if model_type is None:
+            raise UserError("llm.config needs a model_type (e.g. t5, llama, qwen2)")
+        if vocab_size is not None:
+            kwargs["vocab_size"] = vocab_size
+        config = AutoConfig.for_model(model_type, **kwargs)
+    else:
+        config = AutoConfig.from_pretrained(cfg.name_or_path)
+    if config.is_encoder_decoder != (cfg.kind == "encoder-decoder"):
+        raise UserError(f"llm.kind is {cfg.kind!r} but {config.model_type} is "
+                        f"{'encoder-decoder' if config.is_encoder_decoder else 'decoder-only'}")
+    return config
+
+
+def init_llm(cfg: LLMConfig, vocab_size: int | None = None, meta: bool = False,
+             tokenizer=None) -> nn.Module:
+    """A randomly initialised HF LLM from ``cfg`` (from-scratch pre-training, meta summaries).
+
+    With ``tokenizer`` (:class:`svtk.models.tokenizer.Tokenizer`) the vocabulary size and the
+    pad/eos/bos (and T5's decoder start) ids are taken from it, so that
+    ``model.save_pretrained(d); tokenizer.save_pretrained(d)`` makes a directory that loads like
+    any pre-trained LLM.
+    """
+    import transformers
+
+    if tokenizer is not None:
+        vocab_size = tokenizer.vocab_size
+    config = hf_llm_config(cfg, vocab_size)
+    if tokenizer is not None:
+        config.pad_token_id, config.eos_token_id = tokenizer.pad_id, tokenizer.eos_id
+        config.bos_token_id = tokenizer.bos_id
+        if config.is_encoder_decoder:
+            config.decoder_start_token_id = tokenizer.pad_id
+    auto = getattr(transformers, AUTO_CLASSES[cfg.kind])
+    if meta:
+        with torch.device("meta"):
+            return auto.from_config(config)
+    return auto.from_config(config)
+
+
+def load_llm(cfg: LLMConfig, meta: bool = False) -> nn.Module:
+    import transformers
+
+    if meta or cfg.name_or_path is None:
+        return init_llm(cfg, meta=meta)
+    auto = getattr(transformers, AUTO_CLASSES[cfg.kind])
+    try:
+        return auto.from_pretrained(cfg.name_or_path, dtype=torch.float32)
+    except OSError as e:
+        raise UserError(f"llm '{cfg.name_or_path}': cannot load ({e})") from e
+
+
+def apply_lora(model: nn.Module, kind: str, lora: LoRAConfig) -> nn.Module:
+    from peft import LoraConfig, get_peft_model
+
+    pcfg = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                      target_modules=lora.target_modules, task_type=PEFT_TASK[kind])
+    try:
+        return get_peft_model(model, pcfg)
+    except ValueError as e:
+        raise UserError(f"LoRA: {e} (set lora.target_modules for this model type)") from e
+
+
+LLMBuilder = Callable[[LLMConfig, LoRAConfig, bool], LLMAdapter]
+
+
+def build_llm(cfg: LLMConfig, lora: LoRAConfig, meta: bool = False) -> LLMAdapter:
+    """Load (or init) the LLM, freeze it, add LoRA; wrapped in the adapter for ``cfg.kind``."""
+    model = load_llm(cfg, meta=meta)
+    if cfg.freeze:
+        model.requires_grad_(False)
+    if lora.enabled:
+        model = apply_lora(model, cfg.kind, lora)
+    return LLM_ADAPTERS[cfg.kind](model, cfg)

@@ -1,0 +1,414 @@
+"""``RESULTS.md`` for an experiment: score tables per task, decoding comparisons, plots.
+
+Reads, under the experiment directory ``E``:
+
+- ``E/decode/<decode_tag>/<split>/scores.json`` (``svtk score``) and the ``decode_info.json``
+  the decoder leaves beside ``hyps.jsonl`` (or in ``E/decode/<decode_tag>/``)::
+
+      {"prompts": "train" | "unseen" | "<prompt bank file>", "constrained": true, "joint": false,
+       "beam": 1, "split": "test", "system": "e2e" | "gt->llm" | "asr->llm"}
+
+  Missing fields are read from the decode tag instead (``unseen``/``seen``, ``constrained``/
+  ``unconstrained``/``free``, ``joint``/``nojoint``, ``beamN``/``greedy``, ``gt-llm``/``asr-llm``).
+- ``E/<phase>/metrics.jsonl`` (one per training phase; see :mod:`svtk.scoring.plots`), ordered
+  by the ``started`` time in the phase's ``run_info.json``, else by name.
+
+Writes ``E/RESULTS.md``, ``E/results.json`` (the same tables, for scripts and CI) and
+``E/plots/*.png``: confusion matrices of closed-set tasks, training curves, and with
+``compare`` an overlay of two experiments' loss curves (e.g. curriculum vs all at once).
+Everything in the report is generated from those files; nothing is typed in.
+
+Usage::
+
+    write_report("exp/mini", compare="exp/mini_all_at_once")
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from svtk.errors import UserError
+from svtk.scoring.outputs import task_order as _task_key
+from svtk.scoring.score import SCORES_JSON, read_decode_info
+
+SETTINGS = ("system", "prompts", "constrained", "joint", "beam")
+BASELINE_ORDER = {  # the value others are compared against comes first
+    "prompts": ["train", "seen"],
+    "constrained": [False],
+    "joint": [False],
+    "system": ["e2e", "gt->llm", "asr->llm"],
+}
+METRIC_NAMES = {"wer": "WER", "bleu": "BLEU", "accuracy": "Acc", "uar": "UAR", "f1": "F1",
+                "slu_f1": "SLU-F1"}
+CLOSED_SET = ("accuracy", "uar")
+# Settings that only matter for some metrics (constraints act on label sets and slot types).
+FACTOR_METRICS = {"constrained": ("accuracy", "uar", "slu_f1")}
+
+
+@dataclass
+class DecodeRun:
+    tag: str
+    split: str
+    path: Path
+    scores: dict
+    settings: dict = field(default_factory=dict)
+
+
+def settings_from_tag(tag: str) -> dict:
+    """Decode settings guessed from a tag such as ``beam4_unseen_constrained_joint``."""
+    out: dict = {}
+    low = tag.lower()
+    words = re.split(r"[_.,+]+", low)
+    for w in words:
+        if w in ("unseen", "unseen-prompts", "heldout"):
+            out["prompts"] = "unseen"
+        elif w in ("seen", "train", "train-prompts", "seen-prompts"):
+            out["prompts"] = "train"
+        elif w in ("constrained", "con"):
+            out["constrained"] = True
+        elif w in ("unconstrained", "free", "nocon", "noconstrained", "no-constrained"):
+            out["constrained"] = False
+        elif w == "joint":
+            out["joint"] = True
+        elif w in ("nojoint", "no-joint", "plain"):
+            out["joint"] = False
+        elif w == "greedy":
+            out["beam"] = 1
+        elif m := re.fullmatch(r"beam-?(\d+)", w):
+            out["beam"] = int(m.group(1))
+        elif w in ("gt-llm", "gt2llm", "gtllm"):
+            out["system"] = "gt->llm"
+        elif w in ("asr-llm", "asr2llm", "asrllm", "cascade"):
+            out["system"] = "asr->llm"
+        elif w in ("e2e", "end2end"):
+            out["system"] = "e2e"
+    return out
+
+
+def _settings(tag: str, info: dict | None) -> dict:
+    s = {"system": "e2e", "prompts": "train", "constrained": False, "joint": False, "beam": 1}
+    s.update(settings_from_tag(tag))
+    for k, v in (info or {}).items():
+        if k in SETTINGS and v is not None:
+            s[k] = v
+    if isinstance(s["prompts"], str) and s["prompts"] not in ("train", "unseen", "seen"):
+        s["prompts"] = Path(s["prompts"]).stem  # a prompt bank file: show its name
+    return s
+
+
+def find_decode_runs(exp_dir: str | Path) -> list[DecodeRun]:
+    """Every ``decode/<tag>/<split>/scores.json`` under ``exp_dir``, sorted by tag and split."""
+    runs = []
+    for p in sorted(Path(exp_dir).glob(f"decode/*/*/{SCORES_JSON}")):
+        try:
+            scores = json.loads(p.read_text())
+        except json.JSONDecodeError as e:
+            raise UserError(f"{p}: not valid JSON ({e}); re-run 'svtk score {p.parent}'") from e
+        tag, split = p.parent.parent.name, p.parent.name
+        info = scores.get("decode_info") or read_decode_info(p.parent)
+        runs.append(DecodeRun(tag, str((info or {}).get("split") or split), p.parent, scores,
+                              _settings(tag, info)))
+    return runs
+
+
+def _fmt(v, digits: int = 2) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}" if math.isfinite(v) else str(v)
+    return str(v)
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(_fmt(c) for c in r) + " |" for r in rows]
+    return out
+
+
+def _extras(metric: str, t: dict) -> list[tuple[str, object]]:
+    """Columns beside the headline score, per metric."""
+    if metric == "wer":
+        return [("CER", t.get("cer", {}).get("rate")), ("SER", t.get("wer", {}).get("ser")),
+                ("errors", t.get("summary", "").partition("[")[2].rstrip("] ") or None)]
+    if metric == "bleu":
+        return [("chrF", t.get("chrf"))]
+    if metric in CLOSED_SET:
+        c = t.get("counts", {})
+        other = "UAR" if metric == "accuracy" else "Acc"
+        return [(other, t.get("uar") if metric == "accuracy" else t.get("accuracy")),
+                ("macro-F1", t.get("macro_f1")), ("out of set", c.get("out_of_set_hyps"))]
+    if metric == "f1":
+        return [("P", t.get("precision")), ("R", t.get("recall"))]
+    if metric == "slu_f1":
+        return [("SD-F1", t.get("sd_f1", {}).get("f1")), ("span-F1", t.get("span_f1", {}).get("f1")),
+                ("word-F1", t.get("word_f1", {}).get("f1")), ("char-F1", t.get("char_f1", {}).get("f1"))]
+    return []
+
+
+def task_tables(runs: list[DecodeRun]) -> dict[str, dict]:
+    """Per task: {"metric", "header", "rows"} with one row per decode run that scored it."""
+    tasks: dict[str, dict] = {}
+    for run in runs:
+        for task, t in sorted(run.scores.get("tasks", {}).items(), key=lambda kv: _task_key(kv[0])):
+            metric = t["metric"]
+            extras = _extras(metric, t)
+            joint = t.get("joint_asr", {}).get("rate")
+            c = t.get("counts", {})
+            row = [run.split, run.tag, *(run.settings[k] for k in SETTINGS), t.get("score"),
+                   *(v for _, v in extras), joint, c.get("utterances"),
+                   c.get("empty_hyps"), c.get("missing_scored_as_empty")]
+            entry = tasks.setdefault(task, {"metric": metric, "rows": [], "runs": []})
+            entry["header"] = ["split", "decode", *SETTINGS,
+                               f"**{METRIC_NAMES.get(metric, metric)}**",
+                               *(n for n, _ in extras), "joint WER", "utts", "empty", "missing"]
+            entry["rows"].append(row)
+            entry["runs"].append(run)
+    return dict(sorted(tasks.items(), key=lambda kv: _task_key(kv[0])))
+
+
+def comparisons(runs: list[DecodeRun]) -> dict[str, list[dict]]:
+    """For each setting: rows where runs differ only in that setting (task, split, rest fixed)."""
+    out: dict[str, list[dict]] = {}
+    for factor in ("prompts", "constrained", "joint", "system"):
+        groups: dict[tuple, dict] = {}
+        for run in runs:
+            rest = tuple((k, run.settings[k]) for k in SETTINGS if k != factor)
+            for task, t in run.scores.get("tasks", {}).items():
+                if factor in FACTOR_METRICS and t.get("metric") not in FACTOR_METRICS[factor]:
+                    continue
+                g = groups.setdefault((task, run.split, rest), {})
+                g.setdefault(run.settings[factor], t.get("score"))
+        rows = []
+        for (task, split, rest), vals in sorted(groups.items(),
+                                                 key=lambda kv: (_task_key(kv[0][0]), str(kv[0]))):
+            if len(vals) < 2:
+                continue
+            order = BASELINE_ORDER.get(factor, [])
+            keys = sorted(vals, key=lambda v: (order.index(v) if v in order else len(order), str(v)))
+            base = vals[keys[0]]
+            rows.append({"task": task, "split": split, "fixed": dict(rest),
+                         "values": {str(k): vals[k] for k in keys},
+                         "delta": {str(k): (vals[k] - base if None not in (vals[k], base) else None)
+                                   for k in keys[1:]}})
+        if rows:
+            out[factor] = rows
+    return out
+
+
+def find_phases(exp_dir: str | Path) -> list:
+    """Training phases (dirs holding metrics.jsonl) of an experiment, in training order."""
+    from svtk.scoring.plots import Phase, chain, read_metrics
+
+    found = []
+    for m in Path(exp_dir).glob("*/metrics.jsonl"):
+        started = ""
+        info = m.parent / "run_info.json"
+        if info.is_file():
+            try:
+                started = json.loads(info.read_text()).get("started", "")
+            except json.JSONDecodeError:
+                started = ""
+        found.append((started, m.parent.name, Phase(m.parent.name, read_metrics(m))))
+    found.sort(key=lambda x: (x[0], x[1]))
+    return chain([p for _, _, p in found])
+
+
+def training_summary(phases: list) -> dict:
+    """Steps, final/best losses, non-finite losses, max grad norm, and a divergence verdict.
+
+    ``diverged``: any non-finite train loss, or the last tenth of train losses averaging more
+    than 1.5x the lowest smoothed train loss reached (a loss that blew up and stayed up).
+    """
+    from svtk.scoring.plots import smooth
+
+    ys, vys, grads = [], [], []
+    for p in phases:
+        ys += p.series("loss")[1]
+        vys += p.series("loss", "valid")[1]
+        grads += [g for g in p.series("grad_norm")[1] if math.isfinite(g)]
+    finite = [y for y in ys if math.isfinite(y)]
+    nonfinite = len(ys) - len(finite)
+    tail = finite[-max(1, len(finite) // 10):] if finite else []
+    final = sum(tail) / len(tail) if tail else None
+    sm = [v for v in smooth(ys, max(1, len(ys) // 20)) if math.isfinite(v)]
+    best = min(sm) if sm else None
+    fv = [v for v in vys if math.isfinite(v)]
+    diverged = nonfinite > 0 or (final is not None and best is not None and final > 1.5 * best)
+    return {"phases": [p.name for p in phases],
+            "steps": (phases[-1].offset + phases[-1].last_step) if phases else 0,
+            "final_train_loss": final, "best_smoothed_train_loss": best,
+            "last_valid_loss": fv[-1] if fv else None, "best_valid_loss": min(fv) if fv else None,
+            "nonfinite_losses": nonfinite, "max_grad_norm": max(grads) if grads else None,
+            "diverged": diverged}
+
+
+def machine_info() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 2**20:.1f} GiB"
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem,
+            "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
+
+
+def _git_line(exp_dir: Path) -> str:
+    from svtk.runinfo import git_revision
+
+    g = git_revision()
+    rev = f"{g['commit'][:12]}{' (dirty)' if g['dirty'] else ''}" if g else "unknown"
+    trained = set()
+    for info in exp_dir.glob("*/run_info.json"):
+        try:
+            gi = json.loads(info.read_text()).get("git") or {}
+        except json.JSONDecodeError:
+            continue
+        if gi.get("commit"):
+            trained.add(gi["commit"][:12] + (" (dirty)" if gi.get("dirty") else ""))
+    extra = f"; training ran at {', '.join(sorted(trained))}" if trained else ""
+    return f"svtk git revision {rev}{extra}"
+
+
+def _setting_label(factor: str, v: str) -> str:
+    if factor in ("constrained", "joint"):
+        return f"{factor} {'on' if v == 'True' else 'off'}"
+    return f"{factor} {v}"
+
+
+def write_report(exp_dir: str | Path, compare: str | Path | None = None,
+                 out: str | Path | None = None, confusion_plots: bool = True) -> Path:
+    """Write ``RESULTS.md``, ``results.json`` and the plots for ``exp_dir``; return the md path.
+
+    ``confusion_plots=False`` skips the confusion-matrix PNGs (one per closed-set task and
+    decode run; the slowest part for a large grid of runs)."""
+    from svtk.scoring.plots import plot_compare, plot_confusion, plot_training
+    from svtk.stage import atomic_write_json, atomic_write_text
+
+    exp = Path(exp_dir)
+    if not exp.is_dir():
+        raise UserError(f"no such experiment directory: {exp}")
+    runs = find_decode_runs(exp)
+    phases = find_phases(exp)
+    if not runs and not phases:
+        raise UserError(f"{exp}: nothing to report (no decode/*/*/{SCORES_JSON} and no "
+                        f"*/metrics.jsonl); run 'svtk score' on the decode directories first")
+    md_path = Path(out) if out else exp / "RESULTS.md"
+    plots = md_path.parent / "plots"
+    rel = os.path.relpath(plots, md_path.parent)
+    mach = machine_info()
+    lines = [
+        f"# Results: {exp.name}",
+        "",
+        f"Generated by `svtk report --exp-dir {exp}"
+        + (f" --compare {compare}" if compare else "") + "`"
+        + f" on {time.strftime('%Y-%m-%d %H:%M %Z')}. Do not edit: re-run the command.",
+        "",
+        f"- machine: {mach['cpu']}, {mach['cores']} cores, {mach['memory'] or '? GiB'} RAM, "
+        f"{mach['os']}, Python {mach['python']}",
+        f"- {_git_line(exp)}",
+        f"- decode runs: {len(runs)}; training phases: "
+        f"{', '.join(p.name for p in phases) if phases else 'none found'}",
+        "",
+        "Scores are percentages. WER: lower is better; everything else: higher is better. "
+        "`empty`: empty hypotheses; `missing`: utterances the decoder never wrote, scored as "
+        "empty. Closed-set `out of set`: outputs that are not a valid label.",
+        "",
+    ]
+    tables = task_tables(runs)
+    for task, entry in tables.items():
+        lines += [f"## {task} ({METRIC_NAMES.get(entry['metric'], entry['metric'])})", ""]
+        lines += _table(entry["header"], entry["rows"]) + [""]
+        if entry["metric"] in CLOSED_SET and confusion_plots:
+            links = []
+            for run in entry["runs"]:
+                cm = run.path / f"confusion_{task}.json"
+                if not cm.is_file():
+                    continue
+                c = json.loads(cm.read_text())
+                name = f"confusion_{run.tag}_{run.split}_{task}.png"
+                plot_confusion(c["rows"], c["cols"], c["matrix"], plots / name,
+                               title=f"{task} — {run.tag}/{run.split}")
+                links.append(f"[{run.tag}/{run.split}]({rel}/{name})")
+            if links:
+                lines += ["Confusion matrices: " + ", ".join(links), ""]
+    comp = comparisons(runs)
+    if comp:
+        lines += ["## Decoding comparisons", "",
+                  "Pairs of runs that differ in one setting only (same split, same other "
+                  "settings); Δ is against the first value.", ""]
+        for factor, rows in comp.items():
+            lines += [f"### {factor}", ""]
+            vals = list(dict.fromkeys(v for r in rows for v in r["values"]))
+            header = ["task", "split", "fixed"] + [_setting_label(factor, v) for v in vals] + \
+                     [f"Δ {_setting_label(factor, v)}" for v in vals[1:]]
+            body = []
+            for r in rows:
+                fixed = ", ".join(f"{k}={_fmt(v)}" for k, v in r["fixed"].items())
+                body.append([r["task"], r["split"], fixed, *(r["values"].get(v) for v in vals),
+                             *(r["delta"].get(v) for v in vals[1:])])
+            lines += _table(header, body) + [""]
+    training: dict = {}
+    if phases:
+        plot_training(phases, plots / "training_curves.png", title=exp.name)
+        training[exp.name] = training_summary(phases)
+        lines += ["## Training", "", f"![training curves]({rel}/training_curves.png)", ""]
+    if compare:
+        other = Path(compare)
+        other_phases = find_phases(other)
+        if not other_phases:
+            raise UserError(f"--compare {other}: no */metrics.jsonl found there")
+        training[other.name if other.name != exp.name else str(other)] = \
+            training_summary(other_phases)
+        name = f"compare_{exp.name}_vs_{other.name}.png"
+        plot_compare({exp.name: phases, other.name: other_phases} if phases
+                     else {other.name: other_phases}, plots / name,
+                     title=f"{exp.name} vs {other.name}")
+        lines += [f"## Training: {exp.name} vs {other.name}", "", f"![loss curves]({rel}/{name})",
+                  ""]
+    if training:
+        header = ["experiment", "phases", "steps", "final train loss", "best valid loss",
+                  "last valid loss", "non-finite losses", "max grad norm", "diverged"]
+        body = [[n, ", ".join(s["phases"]), s["steps"], s["final_train_loss"],
+                 s["best_valid_loss"], s["last_valid_loss"], s["nonfinite_losses"],
+                 s["max_grad_norm"], s["diverged"]] for n, s in training.items()]
+        lines += _table(header, body) + [""]
+        ok = {n: s for n, s in training.items() if not s["diverged"] and s["last_valid_loss"]}
+        if len(training) > 1:
+            if ok:
+                best = min(ok, key=lambda n: ok[n]["last_valid_loss"])
+                bad = [n for n, s in training.items() if s["diverged"]]
+                lines += [f"Lowest last valid loss: **{best}**"
+                          + (f"; diverged: {', '.join(bad)}" if bad else "; none diverged")
+                          + " (diverged: a non-finite loss, or final train loss > 1.5x its best).",
+                          ""]
+            else:
+                lines += ["No experiment has a finite valid loss without diverging.", ""]
+    atomic_write_text(md_path, "\n".join(lines).rstrip() + "\n")
+    atomic_write_json(md_path.parent / "results.json", {
+        "experiment": str(exp), "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": mach,
+        "tasks": {t: {"metric": e["metric"], "header": e["header"], "rows": e["rows"]}
+                  for t, e in tables.items()},
+        "comparisons": comp, "training": training,
+    })
+    return md_path

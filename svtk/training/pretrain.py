@@ -1,0 +1,165 @@
+"""Pre-training objectives of the mini recipe, trained by the same loop as the SpeechLM.
+
+- ``ctc``: the svtk-native encoder (:class:`svtk.models.native.NativeEncoder`) with its CTC head,
+  from scratch, on the transcripts of the ASR task cuts. Its ``save_pretrained`` directory
+  (``exp/<tag>/<phase>/model/``) is what the SpeechLM's ``encoder.name_or_path`` points at,
+  frozen, as SpeechVerse freezes WavLM.
+- ``text-lm``: a small LLM (T5 or a decoder-only family, from an inline HF config) from scratch
+  on the text side of the tasks: input = transcript tokens then prompt tokens (the SpeechLM's
+  [audio, prompt] order with the transcript in place of the audio), output = the task target.
+  Its directory becomes the SpeechLM's ``llm.name_or_path`` (frozen + LoRA), and the GT->LLM /
+  ASR->LLM baselines feed it reference or CTC transcripts through :func:`text_prefix_ids`.
+
+Model sections (YAML, under a phase's ``model:``)::
+
+    objective: ctc
+    model: {tokenizer: exp/mini/tokenizer, encoder: {d_model: 144, num_layers: 4}}
+
+    objective: text-lm
+    model: {tokenizer: exp/mini/tokenizer, kind: encoder-decoder,
+            llm: {model_type: t5, d_model: 256, num_layers: 4, num_heads: 4, d_ff: 1024, d_kv: 64}}
+
+Usage::
+
+    model = build_model("ctc", {"tokenizer": "exp/mini/tokenizer", "encoder": {"d_model": 64}})
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from svtk.errors import UserError
+from svtk.training.objectives import register_objective
+
+
+def _pad(seqs: list[torch.Tensor], value: float = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    lens = torch.tensor([len(s) for s in seqs], dtype=torch.long)
+    out = torch.full((len(seqs), max(int(lens.max()), 1)), value, dtype=seqs[0].dtype)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = s
+    return out, lens
+
+
+def transcript(cut: Any) -> str:
+    return " ".join(s.text for s in cut.supervisions if s.text).strip()
+
+
+def text_prefix_ids(tokenizer: Any, transcript_text: str, prompt: str) -> list[int]:
+    """The text LM's input: transcript tokens, then prompt tokens (no special tokens)."""
+    return tokenizer.encode(transcript_text) + tokenizer.encode(prompt)
+
+
+class _Batch(dict):
+    def to(self, device: Any) -> _Batch:
+        return _Batch({k: v.to(device) if isinstance(v, torch.Tensor) else v
+                       for k, v in self.items()})
+
+
+def _tokenizer(section: dict[str, Any]) -> Any:
+    from svtk.models.tokenizer import Tokenizer
+
+    if not section.get("tokenizer"):
+        raise UserError("the model section needs 'tokenizer': a tokenizer directory "
+                        "(svtk model tokenizer ...)")
+    return Tokenizer.from_pretrained(section["tokenizer"])
+
+
+class CTCModel(nn.Module):
+    """NativeEncoder + CTC head over the tokenizer's units (blank = the pad id)."""
+
+    def __init__(self, section: dict[str, Any]):
+        super().__init__()
+        from svtk.models.config import NativeEncoderConfig
+        from svtk.models.native import NativeEncoder
+
+        self.tokenizer = _tokenizer(section)
+        enc = dict(section.get("encoder") or {})
+        enc.update(vocab_size=self.tokenizer.vocab_size, blank_id=self.tokenizer.pad_id)
+        self.encoder = NativeEncoder(NativeEncoderConfig(**enc))
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"encoder": [p for n, p in self.encoder.named_parameters()
+                            if not n.startswith("fbank.")]}
+
+    def collate(self, cuts: Any) -> _Batch:
+        cuts = list(cuts)
+        sr = self.encoder.config.sample_rate
+        audio, targets = [], []
+        for c in cuts:
+            c2 = c.resample(sr) if c.sampling_rate != sr else c
+            audio.append(torch.from_numpy(c2.load_audio()[0]).float())
+            ids = self.tokenizer.encode(transcript(c)) or [self.tokenizer.eos_id]
+            targets.append(torch.tensor(ids, dtype=torch.long))
+        a, alens = _pad(audio, 0.0)
+        t, tlens = _pad(targets, self.tokenizer.pad_id)
+        return _Batch(audio=a, audio_lens=alens, targets=t, target_lens=tlens,
+                      tasks=[(c.custom or {}).get("task", "asr") for c in cuts])
+
+    def forward(self, batch: _Batch) -> dict[str, torch.Tensor]:
+        out = self.encoder(batch["audio"], batch["audio_lens"])
+        per_item = self.encoder.ctc_loss(out.hidden_states[-1], out.lengths, batch["targets"],
+                                         batch["target_lens"], reduction="none")  # (B,)
+        n = batch["target_lens"].to(per_item.device)
+        return {"loss": per_item.sum() / n.sum().clamp(min=1),
+                "loss_per_item": per_item / n.clamp(min=1), "num_tokens": n}
+
+    def save_pretrained(self, out_dir: str | Path) -> None:
+        self.encoder.save_pretrained(out_dir)
+        self.tokenizer.save_pretrained(out_dir)
+
+
+class TextLM(nn.Module):
+    """A from-scratch HF LLM on (transcript + prompt) -> target, through svtk's LLM adapter."""
+
+    def __init__(self, section: dict[str, Any]):
+        super().__init__()
+        from svtk.models.config import LLMConfig
+        from svtk.models.llm import LLM_ADAPTERS, init_llm
+
+        self.tokenizer = _tokenizer(section)
+        cfg = LLMConfig(kind=section.get("kind", "encoder-decoder"), config=section.get("llm"))
+        self.llm = LLM_ADAPTERS[cfg.kind](init_llm(cfg, tokenizer=self.tokenizer), cfg)
+        self.max_target_tokens = int(section.get("max_target_tokens", 256))
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"llm": list(self.llm.parameters())}
+
+    def collate(self, cuts: Any) -> _Batch:
+        cuts = list(cuts)
+        tok = self.tokenizer
+        prefix, targets = [], []
+        for c in cuts:
+            custom = c.custom or {}
+            ids = text_prefix_ids(tok, transcript(c), custom.get("prompt", "")) or [tok.eos_id]
+            prefix.append(torch.tensor(ids, dtype=torch.long))
+            tgt = tok.encode(custom.get("target") or "")[: self.max_target_tokens] + [tok.eos_id]
+            targets.append(torch.tensor(tgt, dtype=torch.long))
+        p, plens = _pad(prefix, tok.pad_id)
+        t, tlens = _pad(targets, tok.pad_id)
+        return _Batch(prefix_ids=p, prefix_lens=plens, target_ids=t, target_lens=tlens,
+                      tasks=[(c.custom or {}).get("task", "") for c in cuts])
+
+    def forward(self, batch: _Batch) -> dict[str, torch.Tensor]:
+        embeds = self.llm.embed(batch["prefix_ids"])  # (B, P, D)
+        loss_sum, n = self.llm.target_loss(embeds, batch["prefix_lens"], batch["target_ids"],
+                                           batch["target_lens"])  # (B,), (B,)
+        return {"loss": loss_sum.sum() / n.sum().clamp(min=1),
+                "loss_per_item": loss_sum / n.clamp(min=1), "num_tokens": n}
+
+    def save_pretrained(self, out_dir: str | Path) -> None:
+        self.llm.model.save_pretrained(str(out_dir))
+        self.tokenizer.save_pretrained(out_dir)
+
+
+@register_objective("ctc")
+def build_ctc(section: dict[str, Any]) -> CTCModel:
+    return CTCModel(section)
+
+
+@register_objective("text-lm")
+def build_text_lm(section: dict[str, Any]) -> TextLM:
+    return TextLM(section)

@@ -1,0 +1,170 @@
+"""SpeechLM with both LLM kinds: ragged batches, loss only on targets, prefix padding, groups."""
+
+import pytest
+import torch
+
+from svtk.models.llm import IGNORE, position_ids_from_mask
+from svtk.models.speechlm import SpeechLM
+from svtk.testing.models import tiny_model_config
+
+KINDS = {"t5": "encoder-decoder", "llama": "decoder-only"}
+
+
+@pytest.fixture(scope="module", params=["t5", "llama"])
+def model(request, model_root):
+    torch.manual_seed(0)
+    m = SpeechLM.from_config(tiny_model_config(model_root, encoder="native", llm=request.param))
+    return m.eval()
+
+
+def test_kind_and_components(model):
+    assert model.llm_kind in KINDS.values()
+    assert model.llm.model.get_input_embeddings() is not None
+    groups = model.parameter_groups()
+    assert set(groups) == {"encoder", "layer_mix", "downsampler", "lora", "llm"}
+    assert groups["lora"] and groups["downsampler"] and groups["encoder"] and groups["llm"]
+    trainable = {n for n, ps in groups.items() if any(p.requires_grad for p in ps)}
+    assert trainable == {"downsampler", "lora"}  # frozen encoder and base LLM (paper)
+
+
+def test_padded_batch_equals_items_alone(model, task_cuts):
+    batch = model.collate(task_cuts)
+    assert batch.audio is not None and batch.latents is None
+    assert len(set(batch.prompt_lens.tolist())) > 1 and len(set(batch.audio_lens.tolist())) > 1
+    with torch.no_grad():
+        out = model(batch)
+        alone = [model(model.collate([c])) for c in task_cuts]
+    for i, a in enumerate(alone):
+        torch.testing.assert_close(out.loss_per_item[i], a.loss_per_item[0], atol=1e-4, rtol=1e-4)
+        assert int(out.num_tokens[i]) == int(a.num_tokens[0])
+    # targets end with eos and count it; loss is the token-weighted mean
+    tok = model.tokenizer
+    for i, c in enumerate(task_cuts):
+        assert int(out.num_tokens[i]) == len(tok.encode(c.custom["target"])) + 1
+        assert int(batch.target_ids[i, out.num_tokens[i] - 1]) == tok.eos_id
+    expect = (out.loss_per_item * out.num_tokens).sum() / out.num_tokens.sum()
+    torch.testing.assert_close(out.loss, expect)
+
+
+def test_loss_is_on_target_tokens_only(model, task_cuts):
+    """Independent reference: the HF model's own loss with labels masking everything but the target."""
+    cut = task_cuts[1]
+    batch = model.collate([cut])
+    with torch.no_grad():
+        ours = model(batch).loss_per_item[0]
+        prefix, mask = model.prefix(batch)
+        target = batch.target_ids
+        hf = model.llm.model
+        if model.llm_kind == "decoder-only":
+            seq = torch.cat([prefix, model.llm.embed(target)], dim=1)
+            labels = torch.cat([torch.full(prefix.shape[:2], IGNORE), target], dim=1)
+            ref = hf(inputs_embeds=seq, labels=labels).loss
+        else:
+            ref = hf(inputs_embeds=prefix, attention_mask=mask.long(), labels=target).loss
+    torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_prefix_layout(model, task_cuts):
+    batch = model.collate(task_cuts)
+    with torch.no_grad():
+        embeds, mask = model.prefix(batch)
+        audio, audio_lens = model.audio_tokens(batch)
+    assert embeds.shape[:2] == mask.shape and embeds.shape[2] == model.llm.hidden_size
+    assert torch.equal(mask.sum(1), audio_lens + batch.prompt_lens)
+    assert torch.equal(audio_lens, model.downsampler.output_lengths(model.encoder.output_lengths(batch.audio_lens)))
+    assert torch.equal(audio_lens, model.num_audio_tokens(batch.audio_lens))
+    assert model.audio_token_rate == model.encoder.frame_rate / 4  # strides [2, 2]
+    if model.llm_kind == "decoder-only":
+        assert mask[:, -1].all()  # left-padded: every item ends at the right edge
+    else:
+        assert mask[:, 0].all()
+    # audio tokens come first, then the prompt embeddings
+    i = int(torch.argmin(mask.sum(1)))
+    start = int((~mask[i]).sum()) if model.llm_kind == "decoder-only" else 0
+    n = int(audio_lens[i])
+    torch.testing.assert_close(embeds[i, start: start + n], audio[i, :n])
+    prompt = model.llm.embed(batch.prompt_ids[i: i + 1, : batch.prompt_lens[i]])[0]
+    torch.testing.assert_close(embeds[i, start + n: start + n + len(prompt)], prompt)
+
+
+def test_left_padded_prefix_next_token_matches_alone(model_root, task_cuts):
+    """What the decoder relies on: left padding + position ids from the mask change nothing."""
+    model = SpeechLM.from_config(tiny_model_config(model_root, encoder="native", llm="llama")).eval()
+    batch = model.collate(task_cuts)
+    hf = model.llm.model
+    with torch.no_grad():
+        embeds, mask = model.prefix(batch)
+        logits = hf(inputs_embeds=embeds, attention_mask=mask.long(),
+                    position_ids=position_ids_from_mask(mask)).logits[:, -1]
+        for i, c in enumerate(task_cuts):
+            e1, m1 = model.prefix(model.collate([c]))
+            ref = hf(inputs_embeds=e1, attention_mask=m1.long()).logits[0, -1]
+            torch.testing.assert_close(logits[i], ref, atol=1e-4, rtol=1e-4)
+
+
+def test_gradients_and_trainable_state(model_root, task_cuts):
+    torch.manual_seed(0)
+    cfg = tiny_model_config(model_root, encoder="native", llm="llama", layer="weighted")
+    m = SpeechLM.from_config(cfg)
+    m.train()
+    assert not m.encoder.training  # frozen encoder stays in eval mode
+    m.set_trainable(["layer_mix", "downsampler", "lora"])
+    out = m(m.collate(task_cuts[:3]))
+    out.loss.backward()
+    groups = m.parameter_groups()
+    assert groups["layer_mix"][0].grad is not None
+    assert all(p.grad is not None for p in groups["downsampler"])
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in groups["lora"])
+    assert all(p.grad is None for p in groups["encoder"] + groups["llm"])
+    # phase 1 of the curriculum: downsampler (+ layer weights) only
+    m.set_trainable(["layer_mix", "downsampler"])
+    assert not any(p.requires_grad for p in groups["lora"])
+    with torch.no_grad():
+        for p in groups["downsampler"] + groups["layer_mix"]:
+            p.add_(0.01 * torch.randn_like(p))
+    state = m.trainable_state_dict()
+    assert any("lora_" in k for k in state) and any(k.startswith("downsampler.") for k in state)
+    assert not any(k.startswith("encoder.") for k in state)
+    fresh = SpeechLM.from_config(cfg).eval()
+    m.eval()
+    missing, unexpected = fresh.load_state_dict(state, strict=False)
+    assert not unexpected
+    batch = m.collate(task_cuts[:3])
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(batch).loss, m(batch).loss)
+
+
+def test_collate_without_targets(model, task_cuts):
+    cuts = [c.with_custom("target", None) for c in task_cuts]
+    batch = model.collate(cuts)
+    assert batch.target_ids is None
+    embeds, mask = model.prefix(batch)
+    assert embeds.shape[0] == len(cuts)
+    with pytest.raises(ValueError):
+        model(batch)
+
+
+@pytest.mark.parametrize("kind,model_type", [("decoder-only", "llama"), ("encoder-decoder", "t5")])
+def test_from_scratch_llm_dir_loads_like_any_other(tmp_path, kind, model_type, task_cuts):
+    """The mini recipe's path: train a tokenizer, init an LLM from an inline config, save both,
+    then the SpeechLM loads the directory through from_pretrained/AutoTokenizer."""
+    from svtk.models.config import LLMConfig
+    from svtk.models.llm import init_llm
+    from svtk.models.tokenizer import train_sentencepiece
+    from svtk.testing.models import TEXTS
+
+    tok = train_sentencepiece(TEXTS, tmp_path / "tok", vocab_size=70)
+    small = {"llama": dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                           num_attention_heads=2, num_key_value_heads=2),
+             "t5": dict(d_model=32, d_ff=64, d_kv=16, num_heads=2, num_layers=1)}[model_type]
+    llm = init_llm(LLMConfig(kind=kind, config={"model_type": model_type, **small}), tokenizer=tok)
+    assert llm.config.vocab_size == tok.vocab_size and llm.config.eos_token_id == tok.eos_id
+    llm.save_pretrained(tmp_path / "llm")
+    tok.save_pretrained(tmp_path / "llm")
+    cfg = tiny_model_config(tmp_path, encoder="native", llm="t5" if model_type == "t5" else "llama")
+    cfg.llm.name_or_path = str(tmp_path / "llm")
+    model = SpeechLM.from_config(cfg).eval()
+    assert model.tokenizer.vocab_size == tok.vocab_size
+    with torch.no_grad():
+        out = model(model.collate(task_cuts[:2]))
+    assert torch.isfinite(out.loss)

@@ -1,0 +1,37 @@
+"""Sentencepiece tokenizer trained by svtk, saved as an HF tokenizer dir, same ids as spm."""
+
+import sentencepiece as spm
+
+from svtk.cli import run
+from svtk.models.tokenizer import Tokenizer, train_sentencepiece
+from svtk.testing.models import TEXTS
+
+
+def test_spm_as_hf_tokenizer(tmp_path):
+    tok = train_sentencepiece(TEXTS, tmp_path / "tok", vocab_size=80)
+    sp = spm.SentencePieceProcessor(model_file=str(tmp_path / "tok" / "spm.model"))
+    again = Tokenizer.from_pretrained(tmp_path / "tok")  # AutoTokenizer path
+    assert (tok.pad_id, tok.bos_id, tok.eos_id) == (0, 2, 3)
+    assert again.vocab_size == sp.get_piece_size() == tok.vocab_size
+    for text in ["set an alarm for seven am", "ASR: play some jazz music | IC: alarm_set |",
+                 "intent: alarm_set; time: seven am"]:
+        ids = again.encode(text)
+        assert ids == sp.encode(text)
+        assert again.decode(ids) == text
+    assert again.eos_id not in again.encode("the quick brown fox")
+
+
+def test_train_tokenizer_cli(tmp_path, task_cuts):
+    cuts = tmp_path / "tasks.jsonl.gz"
+    task_cuts.to_file(cuts)
+    out = tmp_path / "tok"
+    assert run(["model", "train-tokenizer", "--cuts", str(cuts), "--out-dir", str(out),
+                "--vocab-size", "60"]) == 0
+    tok = Tokenizer.from_pretrained(out)
+    assert tok.decode(tok.encode("set an alarm for seven am")) == "set an alarm for seven am"
+    stamp = (out / "tokenizer.json").stat().st_mtime_ns
+    assert run(["model", "train-tokenizer", "--cuts", str(cuts), "--out-dir", str(out),
+                "--vocab-size", "60"]) == 0  # done: skipped
+    assert (out / "tokenizer.json").stat().st_mtime_ns == stamp
+    assert run(["model", "train-tokenizer", "--cuts", str(cuts), "--out-dir", str(out),
+                "--vocab-size", "50"]) == 2  # changed config without --force

@@ -1,0 +1,34 @@
+"""The SpeechLM (svtk.models) through the curriculum: phase 1 -> phase 2a with LoRA."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("svtk.testing.models", reason="svtk.models (the model issue) not merged yet")
+
+
+def test_speechlm_curriculum(toy_cuts, tmp_path):
+    import torch
+    from svtk.testing.models import tiny_model_config
+
+    from svtk.config import to_dict
+    from svtk.testing.training import toy_train_config
+    from svtk.training.checkpoint import load_weights
+    from svtk.training.loop import train_phase
+    from svtk.training.metrics import read_metrics
+
+    model_cfg = tiny_model_config(tmp_path / "models", layer="weighted", lora=True)
+    cfg = toy_train_config(toy_cuts, steps=6, valid_every=3, lr=3e-3, log_every=1)
+    cfg.model = to_dict(model_cfg)
+    for p in cfg.phases.values():
+        p.objective = "speechlm"
+    r1 = train_phase(cfg, "phase1", tmp_path / "exp")
+    assert all(not n.startswith("llm.") for n in r1.trainable)
+    r2 = train_phase(cfg, "phase2a", tmp_path / "exp")
+    assert any("lora_" in n for n in r2.trainable)
+    assert all("lora_" in n or not n.startswith("llm.") for n in r2.trainable)
+    m = [x["loss"] for x in read_metrics(tmp_path / "exp" / "phase2a") if x["split"] == "train"]
+    assert all(isinstance(v, float) for v in m) and m[-1] < m[0]
+    w2 = load_weights(tmp_path / "exp" / "phase2a" / "model.safetensors")
+    assert set(r1.trainable) <= set(w2)
+    assert all(torch.isfinite(v).all() for v in w2.values())
