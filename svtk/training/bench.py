@@ -14,7 +14,7 @@ Usage::
 
     python -m svtk.training.bench padding --cuts data/tasks/train.jsonl.gz --max-duration 60
     python -m svtk.training.bench padding --synthetic 5000
-    python -m svtk.training.bench step -c conf/train.yaml --phase phase1 \\
+    python -m svtk.training.bench step -c conf/train.yaml --phase phase1 --threads 2 \\
         --cuts data/tasks/train.jsonl.gz --cuts data/latents/<tag>/train.jsonl.gz
 """
 
@@ -66,7 +66,17 @@ def synthetic_cuts(n: int, seed: int = 0) -> Any:
 
 
 def step_report(config: Path, phase: str, cuts_paths: list[Path], batches: int,
-                overrides: list[str]) -> dict[str, Any]:
+                overrides: list[str], warmup: int = 2) -> dict[str, Any]:
+    """Time training steps of ``phase``'s model on each manifest, same batches for each.
+
+    The batches are those of a DynamicBucketingSampler over the phase's tasks at the phase's
+    ``max_duration`` (same seed: with an audio and a latents manifest of the same cuts, both
+    paths see the same batches). A step = collate (audio decoding or latent reading) + forward
+    + backward + AdamW; the first ``warmup`` steps are not timed. Medians are reported because
+    a shared machine makes the mean meaningless.
+    """
+    import statistics
+
     import torch
     from lhotse import load_manifest_lazy
     from lhotse.dataset import DynamicBucketingSampler
@@ -74,6 +84,7 @@ def step_report(config: Path, phase: str, cuts_paths: list[Path], batches: int,
     from svtk.config import load_config
     from svtk.training.config import TrainConfig
     from svtk.training.curriculum import apply_trainable
+    from svtk.training.data import _TaskIn, count_tasks, resolve_weights
     from svtk.training.objectives import build_model, output_fields
 
     cfg = load_config(TrainConfig, config, overrides)
@@ -83,30 +94,39 @@ def step_report(config: Path, phase: str, cuts_paths: list[Path], batches: int,
     apply_trainable(model, p.trainable)
     params = [x for x in model.parameters() if x.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-6)
-    out = {}
+    out: dict[str, Any] = {"phase": phase, "max_duration": p.max_duration,
+                           "threads": torch.get_num_threads()}
     for path in cuts_paths:
-        sampler = DynamicBucketingSampler(load_manifest_lazy(path), max_duration=p.max_duration,
-                                          max_cuts=p.max_cuts, shuffle=True, seed=0)
-        times, audio_s, n = [], 0.0, 0
+        cuts = load_manifest_lazy(path)
+        tasks = resolve_weights(p.tasks, count_tasks(path), str(path))
+        cuts = cuts.filter(_TaskIn(set(tasks)))
+        sampler = DynamicBucketingSampler(cuts, max_duration=p.max_duration, max_cuts=p.max_cuts,
+                                          num_buckets=cfg.data.num_buckets, shuffle=True, seed=0)
+        times, items, audio = [], [], []
         model.train()
-        for i, cuts in enumerate(sampler):
-            if i >= batches + 1:
+        for i, batch_cuts in enumerate(sampler):
+            if i >= batches + warmup:
                 break
             t = time.perf_counter()
-            batch = model.collate(cuts)
-            res = model(batch)
-            lpi, ntok = output_fields(res)
+            batch = model.collate(batch_cuts)
+            lpi, ntok = output_fields(model(batch))
             ((lpi * ntok).sum() / ntok.sum()).backward()
             opt.step()
             opt.zero_grad(set_to_none=True)
-            if i > 0:  # the first step warms up allocators and lazy inits
+            if i >= warmup:  # the first steps warm up allocators and lazy inits
                 times.append(time.perf_counter() - t)
-                audio_s += sum(c.duration for c in cuts)
-                n += len(cuts)
-        out[str(path)] = {"steps": len(times),
-                          "s_per_step": round(sum(times) / max(len(times), 1), 4),
-                          "audio_s_per_s": round(audio_s / max(sum(times), 1e-9), 1),
-                          "items_per_step": round(n / max(len(times), 1), 1)}
+                items.append(len(batch_cuts))
+                audio.append(sum(c.duration for c in batch_cuts))
+        med = statistics.median(times) if times else float("nan")
+        out[str(path)] = {
+            "steps": len(times),
+            "ms_per_step_median": round(1000 * med, 1),
+            "ms_per_step_min": round(1000 * min(times), 1) if times else None,
+            "cuts_per_step": round(statistics.mean(items), 1) if items else None,
+            # throughput at the median step time and the mean batch
+            "cuts_per_s": round(statistics.mean(items) / med, 1) if times else None,
+            "audio_s_per_s": round(statistics.mean(audio) / med, 1) if times else None,
+        }
     return out
 
 
@@ -123,7 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     st.add_argument("-c", "--config", type=Path, required=True)
     st.add_argument("--phase", required=True)
     st.add_argument("--cuts", type=Path, action="append", required=True)
-    st.add_argument("--batches", type=int, default=10)
+    st.add_argument("--batches", type=int, default=10, help="timed steps per manifest")
+    st.add_argument("--warmup", type=int, default=2, help="untimed first steps")
     st.add_argument("--set", dest="overrides", action="append", default=[])
     st.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     args = ap.parse_args(argv)
@@ -139,7 +160,8 @@ def main(argv: list[str] | None = None) -> None:
             import torch
 
             torch.set_num_threads(args.threads)
-        report = step_report(args.config, args.phase, args.cuts, args.batches, args.overrides)
+        report = step_report(args.config, args.phase, args.cuts, args.batches, args.overrides,
+                             args.warmup)
     print(json.dumps(report, indent=2))
 
 

@@ -32,7 +32,8 @@ class PhaseConfig:
 
     # objective registry name (svtk.training.objectives): speechlm | ctc | text-lm
     objective: str = "speechlm"
-    # model section for this phase; None = the config's top-level ``model`` (the SpeechLM)
+    # model section for this phase; None = the config's top-level ``model`` (the SpeechLM);
+    # ``file: PATH`` in it reads a model config file (see TrainConfig.model)
     model: dict[str, Any] | None = None
     # task -> sampling weight (one lazy CutSet per task, CutSet.mux'ed); "*" = every task present
     tasks: dict[str, float] = field(default_factory=lambda: {"asr": 1.0})
@@ -124,6 +125,31 @@ class DistributedConfig:
     find_unused_parameters: bool = False
 
 
+MODEL_FILE_KEY = "file"
+
+
+def resolve_model_section(section: dict[str, Any]) -> dict[str, Any]:
+    """A model section with its ``file:`` read in: the file's mapping, the section's keys merged
+    over it (mappings key by key). Sections without ``file`` are returned unchanged."""
+    if MODEL_FILE_KEY not in section:
+        return section
+    from svtk.config import read_config_tree
+
+    own = dict(section)
+    path = own.pop(MODEL_FILE_KEY)
+    if not isinstance(path, (str, Path)):
+        raise ValueError(f"model section: '{MODEL_FILE_KEY}' must be a path, got {path!r}")
+    base, _ = read_config_tree(path)
+
+    def merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        return out
+
+    return merge(base, own)
+
+
 def _default_phases() -> dict[str, PhaseConfig]:
     """The SpeechVerse curriculum: downsampler on ASR, then LoRA on ASR, then all tasks mixed."""
     return {
@@ -139,7 +165,10 @@ def _default_phases() -> dict[str, PhaseConfig]:
 class TrainConfig:
     """A training config: model section, data, the curriculum phases, runtime settings."""
 
-    # model section given to each phase's objective (for speechlm: svtk.models ModelConfig)
+    # model section given to each phase's objective (for speechlm: svtk.models ModelConfig);
+    # ``file: PATH`` reads it from a model config file (PATH relative to the working directory
+    # like every path here, its base: chain followed), keys beside ``file`` override the file's,
+    # so latent extraction, training and decoding share one model config
     model: dict[str, Any] = field(default_factory=dict)
     data: DataConfig = field(default_factory=DataConfig)
     # phase name -> phase; run one with `svtk train --phase NAME`
@@ -153,7 +182,10 @@ class TrainConfig:
     distributed: DistributedConfig = field(default_factory=DistributedConfig)
 
     def __post_init__(self) -> None:
+        self.model = resolve_model_section(self.model)
         for name, p in self.phases.items():
+            if p.model is not None:
+                p.model = resolve_model_section(p.model)
             if p.init_from is not None and p.init_from not in self.phases:
                 raise ValueError(f"phases.{name}.init_from: no phase named {p.init_from!r} "
                                  f"(phases: {', '.join(self.phases)})")

@@ -26,7 +26,6 @@ def _cfg(toy_cuts, objective, section, trainable, steps=12):
 
 def test_ctc_pretraining(toy_cuts, tokenizer_dir, tmp_path):
     from svtk.models.native import NativeEncoder
-
     from svtk.training.loop import train_phase
     from svtk.training.metrics import read_metrics
 

@@ -9,9 +9,9 @@ pytest.importorskip("svtk.testing.models", reason="svtk.models (the model issue)
 
 def test_speechlm_curriculum(toy_cuts, tmp_path):
     import torch
-    from svtk.testing.models import tiny_model_config
 
     from svtk.config import to_dict
+    from svtk.testing.models import tiny_model_config
     from svtk.testing.training import toy_train_config
     from svtk.training.checkpoint import load_weights
     from svtk.training.loop import train_phase
