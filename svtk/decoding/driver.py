@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from svtk.decoding.joint import parse_joint
+from svtk.tasks.formats import parse_joint
 
 log = logging.getLogger(__name__)
 
@@ -173,12 +173,12 @@ def make_record(cut, raw: str, opts: DecodeConfig, score: float | None = None,
         "labels": list(c["labels"]) if c.get("labels") else None,
     }
     if joint:
-        hyp = parse_joint(raw)
-        rec["hyp"], rec["hyp_asr"] = hyp.output.strip(), hyp.transcript.strip()
+        hyp = parse_joint(raw, rec["task"])
+        rec["hyp_asr"], rec["hyp"] = hyp.parts()
         rec["parsed"] = hyp.ok
-        ref = parse_joint(rec["ref"] or "")
+        ref = parse_joint(rec["ref"] or "", rec["task"])
         if ref.ok:
-            rec["ref"], rec["ref_asr"] = ref.output.strip(), ref.transcript.strip()
+            rec["ref_asr"], rec["ref"] = ref.parts()
         else:
             sups = getattr(cut, "supervisions", None) or []
             rec["ref_asr"] = " ".join((s.text or "") for s in sups).strip()
