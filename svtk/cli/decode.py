@@ -2,7 +2,9 @@
 
 Reads the model shape from the experiment dir's config.yaml and its newest checkpoint (or
 ``--checkpoint``); writes ``E/decode/<tag>/<split>/hyps.jsonl`` and ``decode_info.json``. Options
-on the command line override ``--config`` (a conf/decode/*.yaml preset) and ``--set``.
+on the command line override ``--config`` (a conf/decode/*.yaml preset) and ``--set``. With
+``--system gt-llm|asr-llm`` the cascade baselines (:mod:`svtk.decoding.cascade`) decode instead,
+by default into ``E/decode/<system>_<tag>/<split>/``.
 
 Usage::
 
@@ -36,11 +38,15 @@ def decode(
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint to decode (default: the newest).")] = None,
     tag: Annotated[str | None, typer.Option(help="Decode dir name (default: from config name or options).")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 ...")] = "cpu",
+    system: Annotated[str, typer.Option(help="e2e (the SpeechLM) | gt-llm | asr-llm (cascades: the text-lm phase's LLM on the reference / CTC transcript).")] = "e2e",
+    text_lm: Annotated[Path | None, typer.Option(help="Cascades: the text LLM dir (default: the text-lm phase's model/).")] = None,
+    ctc_encoder: Annotated[Path | None, typer.Option(help="asr-llm: the CTC encoder dir (default: the ctc phase's model/).")] = None,
     force: ForceOpt = False,
 ) -> None:
     """Decode a split with greedy/beam search, label-constrained or joint.
 
     Example:  svtk decode --exp-dir exp/mini --split test --prompts unseen --constrained
+              svtk decode --exp-dir exp/mini --split test --constrained --system asr-llm
     """
     from dataclasses import replace
 
@@ -56,8 +62,19 @@ def decode(
     cuts_path = cuts or data_dir / f"{split}.jsonl.gz"
     if not cuts_path.is_file():
         raise UserError(f"cuts for split '{split}' not found: {cuts_path}")
-    tag = tag or (config.stem if config and not any(v is not None for v in given.values())
-                  else decode_tag(opts))
+    default_tag = (config.stem if config and not any(v is not None for v in given.values())
+                   else decode_tag(opts))
+    if system != "e2e":
+        from svtk.decoding.cascade import CASCADES, cascade_split
+
+        if system not in CASCADES:
+            raise UserError(f"--system {system}: expected e2e, {' or '.join(CASCADES)}")
+        tag = tag or f"{system}_{default_tag}"
+        cascade_split(system, exp_dir, cuts_path, exp_dir / "decode" / tag / split,
+                      opts, text_lm=text_lm, ctc_encoder=ctc_encoder, device=device, split=split,
+                      force=force)
+        return
+    tag = tag or default_tag
     model, ckpt = load_speechlm(exp_dir, checkpoint, device)
     decode_split(model, cuts_path, exp_dir / "decode" / tag / split, opts, split=split,
                  checkpoint=ckpt, force=force)

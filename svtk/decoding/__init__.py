@@ -5,12 +5,12 @@ averaging and export.
 Modules: ``automata`` (token-level finite-state constraints), ``grammars`` (automata built from a
 tokenizer: label trie, slot filling, joint ``ASR: ... | TASK: ... |``), ``incremental`` (one
 incremental decoder per LLM kind over the HF model), ``search`` (greedy and beam search, written
-once), ``joint`` (the joint output format), ``driver`` (``decode_cuts``), ``average``,
-``export``. Nothing heavy is imported here.
+once), ``driver`` (``decode_cuts``), ``average``, ``export``. The output formats (joint form,
+slots, labels) are :mod:`svtk.tasks.formats`. Nothing heavy is imported here.
 
 Usage::
 
-    from svtk.decoding.driver import DecodeOptions, decode_cuts
-    for rec in decode_cuts(model, cuts, DecodeOptions(beam=4, constrained=True)):
+    from svtk.decoding.driver import DecodeConfig, decode_cuts
+    for rec in decode_cuts(model, cuts, DecodeConfig(beam=4, constrained=True)):
         print(rec["id"], rec["hyp"])
 """

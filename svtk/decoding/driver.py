@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from svtk.decoding.joint import parse_joint
+from svtk.tasks.formats import parse_joint
 
 log = logging.getLogger(__name__)
 
@@ -173,12 +173,12 @@ def make_record(cut, raw: str, opts: DecodeConfig, score: float | None = None,
         "labels": list(c["labels"]) if c.get("labels") else None,
     }
     if joint:
-        hyp = parse_joint(raw)
-        rec["hyp"], rec["hyp_asr"] = hyp.output.strip(), hyp.transcript.strip()
+        hyp = parse_joint(raw, rec["task"])
+        rec["hyp_asr"], rec["hyp"] = hyp.parts()
         rec["parsed"] = hyp.ok
-        ref = parse_joint(rec["ref"] or "")
+        ref = parse_joint(rec["ref"] or "", rec["task"])
         if ref.ok:
-            rec["ref"], rec["ref_asr"] = ref.output.strip(), ref.transcript.strip()
+            rec["ref_asr"], rec["ref"] = ref.parts()
         else:
             sups = getattr(cut, "supervisions", None) or []
             rec["ref_asr"] = " ".join((s.text or "") for s in sups).strip()
@@ -247,19 +247,26 @@ def decode_info(opts: DecodeConfig, split: str, checkpoint: str | None) -> dict[
 
 def decode_split(model, cuts_path: str | Path, out_dir: str | Path, opts: DecodeConfig, *,
                  split: str | None = None, checkpoint: str | Path | None = None,
-                 force: bool = False) -> Path:
+                 force: bool = False, records: Callable[[Any], Iterable[dict]] | None = None,
+                 info: dict[str, Any] | None = None, inputs: Sequence[str | Path] = ()) -> Path:
     """Decode a cut manifest into ``out_dir/hyps.jsonl`` (+ ``decode_info.json``); skips when
-    already done with the same options and inputs. Returns the hyps path."""
+    already done with the same options and inputs. Returns the hyps path.
+
+    ``records(cuts)`` replaces ``decode_cuts(model, cuts, opts)`` as the source of records (the
+    cascade baselines); ``info`` adds fields to ``decode_info.json`` (and to the stage's config,
+    so a change redoes the decode); ``inputs`` are more files the hypotheses depend on."""
     from lhotse import CutSet
 
+    from svtk.config import to_dict
     from svtk.logging import progress
     from svtk.stage import Stage, atomic_path, atomic_write_json
 
     out_dir, cuts_path = Path(out_dir), Path(cuts_path)
     split = split or cuts_path.name.split(".")[0]
     hyps = out_dir / "hyps.jsonl"
-    inputs = [cuts_path] + ([Path(checkpoint)] if checkpoint else [])
-    stage = Stage("decode", out_dir, config=opts, inputs=inputs, force=force)
+    inputs = [cuts_path] + ([Path(checkpoint)] if checkpoint else []) + [Path(p) for p in inputs]
+    config = {**to_dict(opts), **info} if info else opts
+    stage = Stage("decode", out_dir, config=config, inputs=inputs, force=force)
     if stage.is_done():
         return hyps
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -267,8 +274,8 @@ def decode_split(model, cuts_path: str | Path, out_dir: str | Path, opts: Decode
     n = counts = 0
     per_task: dict[str, int] = {}
     with atomic_path(hyps) as tmp, open(tmp, "w") as f:
-        for rec in progress(decode_cuts(model, cuts, opts), description=f"decoding {split}",
-                            unit="utt"):
+        source = records(cuts) if records is not None else decode_cuts(model, cuts, opts)
+        for rec in progress(source, description=f"decoding {split}", unit="utt"):
             f.write(json.dumps(rec, ensure_ascii=False) + "\n")
             n += 1
             counts += int(not rec.get("finished", True))
@@ -276,8 +283,9 @@ def decode_split(model, cuts_path: str | Path, out_dir: str | Path, opts: Decode
     if counts:
         log.warning("%d of %d hypotheses hit max_new_tokens=%d before end of sequence",
                     counts, n, opts.max_new_tokens)
-    info = decode_info(opts, split, str(checkpoint) if checkpoint else None)
-    atomic_write_json(out_dir / "decode_info.json", info)
+    atomic_write_json(out_dir / "decode_info.json",
+                      {**decode_info(opts, split, str(checkpoint) if checkpoint else None),
+                       **(info or {})})
     stage.mark_done(outputs=[hyps, out_dir / "decode_info.json"], num_hyps=n, per_task=per_task)
     log.info("wrote %d hypotheses to %s", n, hyps)
     return hyps

@@ -32,13 +32,11 @@ import logging
 from collections.abc import Callable, Sequence
 
 from svtk.decoding.automata import AutomatonBuilder, TokenAutomaton
-from svtk.decoding.joint import JOINT_ASR_TAG, JOINT_SEP, joint_tag
+from svtk.tasks.formats import JOINT_ASR_TAG, JOINT_SEP, SLOT_KV, SLOT_SEP, joint_tag
 
 log = logging.getLogger(__name__)
 
 ANCHORS = ("x", "a", "0", ".")  # left contexts for in-context tokenization, tried in order
-SLOT_SEP = ";"  # between slots: `type: value; type: value`
-SLOT_KV = ":"  # between a slot type and its value
 
 
 def encode(tokenizer, text: str) -> list[int]:

@@ -8,7 +8,6 @@ Modules:
 - :mod:`~svtk.scoring.classification`  accuracy, UAR, per-class P/R/F1, confusion matrices
 - :mod:`~svtk.scoring.slu`             SLURP entity metrics: span, word/char-distance, SLU-F1, SD-F1
 - :mod:`~svtk.scoring.slurp`           SLURP-format predictions against SLURP gold jsonl
-- :mod:`~svtk.scoring.outputs`         task -> metric map and tolerant output parsers
 - :mod:`~svtk.scoring.hyps`            reading hyps.jsonl / reference ids, counting bad input
 - :mod:`~svtk.scoring.score`           ``svtk score``: a decode dir -> scores.json + details
 - :mod:`~svtk.scoring.report`          ``svtk report``: RESULTS.md, results.json, plots

@@ -1,6 +1,7 @@
 """Closed-set scoring: accuracy, UAR (macro-averaged recall), per-class P/R/F1, confusion matrix.
 
-A hypothesis is mapped onto the label set by :class:`LabelMatcher`: an exact match first, then a
+A hypothesis is mapped onto the label set by :class:`svtk.tasks.LabelMatcher` (the one label
+parser, shared with the task registry): an exact match first, then a
 match after lower-casing, collapsing whitespace and stripping surrounding punctuation (so an
 unconstrained ``"Positive."`` counts as ``positive``; the count of such lenient matches is
 reported). The classes are ``labels`` plus any reference outside them (counted as
@@ -16,36 +17,13 @@ Usage::
 
 from __future__ import annotations
 
-import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from svtk.tasks.formats import LabelMatcher
+
 OTHER = "<other>"
-
-
-def _loose(text: str) -> str:
-    return " ".join((text or "").lower().split()).strip(string.punctuation + " ")
-
-
-class LabelMatcher:
-    """Maps free text onto a label set: exact, else case/space/punctuation-insensitive, else None."""
-
-    def __init__(self, labels: Sequence[str]):
-        self.labels = list(dict.fromkeys(labels))
-        self._exact = set(self.labels)
-        loose: dict[str, str] = {}
-        for lab in self.labels:
-            loose.setdefault(_loose(lab), lab)
-        self._loose = loose
-
-    def match(self, text: str) -> tuple[str | None, bool]:
-        """(label or None, whether the match needed the lenient comparison)."""
-        t = (text or "").strip()
-        if t in self._exact:
-            return t, False
-        lab = self._loose.get(_loose(t))
-        return (lab, True) if lab is not None else (None, False)
 
 
 @dataclass

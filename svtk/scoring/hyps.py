@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from svtk.errors import UserError
-from svtk.scoring.outputs import parse_joint
+from svtk.tasks import parse_joint
 
 
 @dataclass
@@ -82,12 +82,12 @@ def read_hyps(path: str | Path, issues: Issues | None = None) -> tuple[list[dict
                 issues.note("joint_without_ref_asr", uid)  # its transcript WER counts all as ins
             if rec.get("joint") and rec.get("hyp_asr") is None:
                 # A decoder that kept only the raw joint output: recover both parts here.
-                asr, out_part = parse_joint(rec.get("raw"))
-                if asr is None:
+                parts = parse_joint(rec.get("raw"))  # any task tag
+                if parts.transcript is None:
                     issues.note("joint_unparsed", uid)
-                rec["hyp_asr"] = asr or ""
-                if out_part is not None and not rec.get("hyp"):
-                    rec["hyp"] = out_part
+                rec["hyp_asr"] = parts.transcript or ""
+                if parts.output is not None and not rec.get("hyp"):
+                    rec["hyp"] = parts.output
             out.append(rec)
     return out, issues
 
@@ -109,7 +109,8 @@ def read_ref_cuts(path: str | Path) -> dict[str, dict]:
             target = custom.get("target", "")
             ref_asr = None
             if custom.get("joint"):
-                ref_asr, target = parse_joint(target)
+                parts = parse_joint(target, custom["task"])
+                ref_asr, target = parts.transcript, parts.output
             out[str(cut["id"])] = {"task": custom["task"], "ref": target or "",
                                    "labels": custom.get("labels"), "joint": bool(custom.get("joint")),
                                    "ref_asr": ref_asr}

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from svtk.errors import UserError
-from svtk.scoring.outputs import task_order as _task_key
 from svtk.scoring.score import SCORES_JSON, read_decode_info
+from svtk.tasks import task_order as _task_key
 
 SETTINGS = ("system", "prompts", "constrained", "joint", "beam")
 BASELINE_ORDER = {  # the value others are compared against comes first

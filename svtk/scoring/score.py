@@ -1,6 +1,6 @@
 """Score a decode directory: ``hyps.jsonl`` -> ``scores.json``, ``scores.txt`` and per-task details.
 
-Each record's task picks its metric (:data:`svtk.scoring.outputs.TASK_METRICS`, or the record's
+Each record's task picks its metric (the task registry's, :func:`svtk.tasks.metric_for`, or the record's
 own ``"metric"``), and the metric's scorer in :data:`SCORERS` does the work. Headline scores are in
 percent. Files written into the decode directory ``DIR``:
 
@@ -32,7 +32,7 @@ from typing import Literal
 from svtk.errors import UserError
 from svtk.scoring.hyps import Issues, read_hyps, read_id_list, read_ref_cuts
 from svtk.scoring.normalize import get_normalizer
-from svtk.scoring.outputs import metric_for, parse_keywords, parse_slots, task_order
+from svtk.tasks import metric_for, parse_keywords, parse_slots_counting, task_order
 
 log = logging.getLogger(__name__)
 
@@ -163,8 +163,8 @@ def score_slots(task: str, records: list[dict], cfg: ScoreConfig) -> TaskOutput:
     malformed = 0
     rows = []
     for r in records:
-        gold, _ = parse_slots(r["ref"])
-        pred, bad = parse_slots(r["hyp"])
+        gold, _ = parse_slots_counting(r["ref"])
+        pred, bad = parse_slots_counting(r["hyp"])
         malformed += bad
         gold = [(t, norm(v)) for t, v in gold]
         pred = [(t, norm(v)) for t, v in pred]

@@ -1,5 +1,7 @@
 """The task registry: the paper's 11 tasks plus the mini extras, each with its metric, closed
-label set (label -> description), target builder, output parser and joint-decoding form.
+label set (label -> description), target builder, output parser and joint-decoding form; the
+registry's order is the order tasks are reported in. The output formats themselves (and their
+tolerant parsers, shared with decoding and scoring) are in :mod:`svtk.tasks.formats`.
 
 A task turns a supervision's metadata into the text the model must emit (``target``) and turns a
 model output back into a structured answer (``parse``), so scoring and decoding never re-derive
@@ -17,15 +19,27 @@ Usage::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from svtk.errors import UserError
+from svtk.tasks.formats import (
+    JointParse,
+    LabelMatcher,
+    format_joint,
+    format_keywords,
+    format_slots,
+    joint_tag,
+    normalize_label_text,
+    parse_joint,
+    parse_keywords,
+    parse_slots,
+    parse_text,
+)
 
 METRICS = ("wer", "bleu", "accuracy", "uar", "f1", "slu_f1")
-NONE = "none"  # the target of an empty slot or keyword list
 
 # Closed label sets of tasks the grammar does not define (label -> description).
 EMOTIONS: dict[str, str] = {  # MSP-Podcast primary emotion categories
@@ -69,61 +83,6 @@ SPEECH_CLASSES: dict[str, str] = {
 YES_NO: dict[str, str] = {"yes": "the keyword is spoken", "no": "the keyword is not spoken"}
 
 
-def normalize_label_text(text: str) -> str:
-    """Lower-case, trim whitespace and trailing punctuation/quotes, collapse spaces."""
-    text = re.sub(r"\s+", " ", text.strip().lower())
-    return text.strip(" .,!?;:\"'`")
-
-
-# --------------------------------------------------------------------------------------------
-# Parsers and formatters (structured answer <-> text)
-# --------------------------------------------------------------------------------------------
-
-
-def format_slots(slots) -> str:  # noqa: ANN001 - iterable of (type, value)
-    items = [f"{t}: {v}" for t, v in slots]
-    return "; ".join(items) if items else NONE
-
-
-def parse_slots(text: str) -> list[tuple[str, str]]:
-    """``"room: kitchen; date: today"`` -> [("room", "kitchen"), ("date", "today")].
-
-    Tolerant: empty parts and parts without a colon are dropped; ``none`` is the empty list.
-    """
-    out = []
-    if normalize_label_text(text) in ("", NONE):
-        return out
-    for part in text.split(";"):
-        if ":" not in part:
-            continue
-        t, _, v = part.partition(":")
-        t, v = normalize_label_text(t).replace(" ", "_"), re.sub(r"\s+", " ", v.strip().lower())
-        if t and v:
-            out.append((t, v))
-    return out
-
-
-def format_keywords(words) -> str:  # noqa: ANN001 - iterable of str
-    words = list(words)
-    return ", ".join(words) if words else NONE
-
-
-def parse_keywords(text: str) -> list[str]:
-    """``"lights, kitchen"`` -> ["lights", "kitchen"] (lower-case, no repeats, order kept)."""
-    if normalize_label_text(text) in ("", NONE):
-        return []
-    out: list[str] = []
-    for w in text.split(","):
-        w = normalize_label_text(w)
-        if w and w not in out:
-            out.append(w)
-    return out
-
-
-def parse_text(text: str) -> str:
-    return re.sub(r"\s+", " ", text.strip())
-
-
 # --------------------------------------------------------------------------------------------
 # The Task
 # --------------------------------------------------------------------------------------------
@@ -158,6 +117,10 @@ class Task:
     def __post_init__(self):
         if self.metric not in METRICS:
             raise ValueError(f"task {self.name}: unknown metric {self.metric!r}")
+        if self.kind not in PARSERS:
+            raise ValueError(f"task {self.name}: unknown output kind {self.kind!r}")
+        if self.tag != joint_tag(self.name):  # the joint grammar derives the tag from the name
+            raise ValueError(f"task {self.name}: tag must be {joint_tag(self.name)!r}, not {self.tag!r}")
 
     @property
     def closed(self) -> bool:
@@ -179,50 +142,43 @@ class Task:
                             f"{', '.join(missing)}; it cannot be a {self.tag} example")
         return self._target(meta, **fields)
 
+    @cached_property
+    def matcher(self) -> LabelMatcher | None:
+        """Maps an output onto ``labels`` (closed-set tasks only)."""
+        return LabelMatcher(self.labels) if self.closed and self.labels else None
+
     def parse(self, text: str) -> Any:
         """A model output as a structured answer (label string / slot list / keyword list)."""
-        if self.kind == "slots":
-            return parse_slots(text)
-        if self.kind == "keywords":
-            return parse_keywords(text)
-        if self.kind == "closed":
-            norm = normalize_label_text(text)
-            for label in self.labels or {}:
-                if norm == label or norm == label.replace("_", " "):
-                    return label
-            return norm
-        return parse_text(text)
+        if self.matcher is not None:
+            label, _ = self.matcher.match(text)
+            return label if label is not None else normalize_label_text(text)
+        return PARSERS[self.kind](text)
 
     def format(self, answer: Any) -> str:
         """The inverse of :meth:`parse` for targets: structured answer -> text."""
-        if self.kind == "slots":
-            return format_slots(answer)
-        if self.kind == "keywords":
-            return format_keywords(answer)
-        return str(answer)
+        return FORMATTERS.get(self.kind, str)(answer)
 
     def format_joint(self, transcript: str, output: str) -> str:
         """``ASR: <transcript> | IC: <label> |``."""
-        return f"ASR: {parse_text(transcript)} | {self.tag}: {output.strip()} |"
+        return format_joint(transcript, self.tag, output)
 
     def parse_joint(self, text: str) -> tuple[str, str]:
-        """(transcript, task output) from a joint-form output; tolerant of a missing part."""
+        """(transcript, task output) from a joint-form output: a missing part is ``""``, a text
+        not in joint form is all output (:meth:`read_joint` tells missing from empty)."""
+        return self.read_joint(text).parts()
+
+    def read_joint(self, text: str) -> JointParse:
+        """A joint-form output split into parts, this task's tag expected (missing: None)."""
         return parse_joint(text, self.tag)
 
 
-_JOINT_ASR = re.compile(r"^\s*ASR\s*:\s*", re.IGNORECASE)
-
-
-def parse_joint(text: str, tag: str) -> tuple[str, str]:
-    """Split ``ASR: <t> | TAG: <o> |`` into (t, o). A missing part is returned as ``""``."""
-    body = _JOINT_ASR.sub("", text, count=1)
-    m = re.search(rf"\|\s*{re.escape(tag)}\s*:", body, re.IGNORECASE)
-    if m is None:  # no task part: everything before the first bar is the transcript
-        return parse_text(body.split("|", 1)[0]), ""
-    transcript = body[: m.start()]
-    output = body[m.end():]
-    output = output.rsplit("|", 1)[0] if output.rstrip().endswith("|") else output
-    return parse_text(transcript), output.strip()
+PARSERS: dict[str, Callable[[str], Any]] = {  # output kind -> text to structured answer
+    "text": parse_text,
+    "closed": normalize_label_text,  # with no label set to match against
+    "slots": parse_slots,
+    "keywords": parse_keywords,
+}
+FORMATTERS: dict[str, Callable[[Any], str]] = {"slots": format_slots, "keywords": format_keywords}
 
 
 # --------------------------------------------------------------------------------------------
@@ -339,3 +295,17 @@ def register_task(task: Task, replace: bool = False) -> None:
     if task.name in tasks() and not replace:
         raise ValueError(f"task {task.name!r} is already registered")
     tasks()[task.name] = task
+
+
+def metric_for(task: str, override: str | None = None) -> str | None:
+    """The metric scoring ``task`` (a hypothesis record may name one itself); None if unknown."""
+    if override:
+        return override
+    known = tasks().get(str(task).lower())
+    return known.metric if known is not None else None
+
+
+def task_order(task: str) -> tuple[int, str]:
+    """Sort key in registry order (ASR, ST, IC, SF, ...); unknown tasks last, by name."""
+    order = list(tasks())
+    return (order.index(task) if task in order else len(order), task)

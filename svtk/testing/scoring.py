@@ -18,6 +18,8 @@ import math
 import random
 from pathlib import Path
 
+from svtk.tasks.formats import format_joint
+
 WORDS = ("the a cat dog sat on mat red blue green set alarm for seven am play some music "
          "what is weather like today tomorrow in london paris call mom please turn off lights "
          "it's don't twenty five percent").split()
@@ -97,7 +99,7 @@ def hyps_records(seed: int = 0, n: int = 12, error: float = 0.2, joint: bool = F
             transcript = _sentence(rng)
             rec.update(joint=True, ref_asr=transcript,
                        hyp_asr=_corrupt_words(rng, transcript, error))
-            rec["raw"] = f"ASR: {rec['hyp_asr']} | {task.upper()}: {hyp} |"
+            rec["raw"] = format_joint(rec["hyp_asr"], task, hyp)
         recs.append(rec)
 
     def pick(ref, labels):

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from svtk.decoding.automata import TokenAutomaton
 from svtk.decoding.grammars import build_grammar
-from svtk.decoding.joint import parse_joint
 from svtk.decoding.search import Constraint, beam_search, greedy_search
+from svtk.tasks import parse_joint
 from svtk.testing.decoding import EXTRA_VOCAB, SLOT_TYPES, RandomLogitsDecoder
 
 WORD = st.text(alphabet="abcdefghilmnoprstuy_", min_size=1, max_size=9)

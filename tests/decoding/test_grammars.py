@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from svtk.decoding.grammars import build_grammar, encode, encode_in_context, start_forms
-from svtk.decoding.joint import format_joint
+from svtk.tasks import format_joint
 from svtk.testing.decoding import EXTRA_VOCAB, LABELS, SLOT_TYPES
 
 

@@ -59,7 +59,8 @@ def test_targets_from_metadata():
 def test_closed_parse_normalises():
     ic = get_task("ic")
     assert ic.parse("  Lights_On. ") == "lights_on"
-    assert ic.parse("lights on") == "lights_on"
+    # The scorer's rule (svtk.tasks.LabelMatcher): an underscore is part of a label.
+    assert ic.parse("lights on") == "lights on"
     assert ic.parse("something else") == "something else"
     assert get_task("sns").parse("Non-speech") == "non-speech"
 
@@ -89,7 +90,7 @@ def test_joint_form_round_trips(transcript, output):
 
 
 def test_joint_parse_is_tolerant():
-    assert parse_joint("ASR: call mom", "IC") == ("call mom", "")
-    assert parse_joint("ASR: call mom | IC: call_contact", "IC") == ("call mom", "call_contact")
+    assert parse_joint("ASR: call mom", "IC").parts() == ("call mom", "")
+    assert parse_joint("ASR: call mom | IC: call_contact", "IC").parts() == ("call mom", "call_contact")
     assert get_task("ic").format_joint("call mom", "call_contact") == \
         "ASR: call mom | IC: call_contact |"
