@@ -1,24 +1,46 @@
 #!/usr/bin/env bash
 # egs/mini: the embedded default recipe. It makes its own corpus with speech synthesis, so it
-# runs on any machine with no download.
+# runs on any machine with no download, and trains a SpeechVerse-style model in miniature:
+# a CTC-pretrained Conformer (frozen) -> layer mix -> conv downsampler -> a small LLM
+# pretrained on the task texts (frozen) + LoRA, with the paper's curriculum.
 #
 # Stages (svtk command in brackets):
-#   0  check the environment                          [svtk check]
-#   1  synthesise the corpus, lhotse manifests         [svtk data synth]
-#   2  validate manifests, build task cuts             [svtk data validate, svtk data tasks]
-# Later stages (tokenizer, encoder and LLM pre-training, latents, curriculum phases, decoding,
-# scoring, report) are added as their commands land.
+#   0  check the environment                              [svtk check]
+#   1  synthesise the corpus, lhotse manifests             [svtk data synth]
+#   2  validate manifests, build task cuts                 [svtk data validate, svtk data tasks]
+#   3  sentencepiece tokenizer on the task texts           [svtk model train-tokenizer]
+#   4  pre-train the speech encoder with CTC               [svtk train --phase encoder_ctc]
+#   5  pre-train the text LLM on the task texts            [svtk train --phase text_lm]
+#   6  cache the frozen encoder's latents                  [svtk latents extract]
+#   7  curriculum phase 1: downsampler + layer mix, ASR    [svtk train --phase phase1]
+#   8  curriculum phase 2a: + LoRA, ASR                    [svtk train --phase phase2a]
+#   9  curriculum phase 2b: + LoRA, all tasks mixed        [svtk train --phase phase2b]
+#  10  all tasks at once, no curriculum (comparison)       [svtk train --phase allatonce]
+#  11  decode: seen/unseen prompts and voices, constrained
+#      or free, unseen labels, joint                       [svtk decode]
+#  12  cascade baselines GT->LLM and ASR->LLM              [svtk decode --system]
+#  13  score every decode                                  [svtk score]
+#  14  RESULTS.md, confusion matrices, training curves     [svtk report]
 #
-# Usage: egs/mini/run.sh [--stage N] [--stop-stage M]
+# Usage: egs/mini/run.sh [--stage N] [--stop-stage M] [--nj N] [--hours H]
+#        (the CI runs it small: --synth-config conf/ci/synth.yaml --train-config conf/ci/train.yaml)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 stage=0
 stop_stage=100
-nj=2              # parallel synthesis workers
-hours=            # corpus size in hours (default: conf/synth.yaml)
+nj=2                              # parallel synthesis workers
+hours=                            # corpus size in hours (default: the synth config's)
+synth_config=conf/synth.yaml
+tasks_config=conf/tasks.yaml
+train_config=conf/train.yaml      # pre-training phases + curriculum
+model_config=../../conf/model/mini.yaml
+data=data
+exp=exp/mini                      # the curriculum experiment
+exp_all=exp/mini_all_at_once      # the same model trained on all tasks at once
+# The pre-trained encoder and LLM go to exp/pretrain, where conf/model/mini.yaml loads them from.
 
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj N] [--hours H]"
+help_message="Usage: $0 [options]   (see the header of $0 for the stages)"
 . ../../bin/parse_options.sh
 . ../../bin/log.sh
 . ./path.sh
@@ -30,13 +52,105 @@ fi
 
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   stage_banner 1 "synthesise the corpus"
-  svtk data synth --config conf/synth.yaml --out-dir data --workers $nj ${hours:+--set hours=$hours}
+  svtk data synth --config $synth_config --out-dir $data --workers $nj ${hours:+--hours $hours}
 fi
 
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   stage_banner 2 "validate manifests, build task cuts"
-  svtk data validate --data-dir data --corpus mini --max-skip-fraction 0.01
-  svtk data tasks --config conf/tasks.yaml --data-dir data
+  svtk data validate --data-dir $data --corpus mini --max-skip-fraction 0.01
+  svtk data tasks --config $tasks_config --data-dir $data
+fi
+
+if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
+  stage_banner 3 "tokenizer: sentencepiece on the task texts"
+  svtk model train-tokenizer --cuts $data/tasks/train.jsonl.gz --out-dir exp/tokenizer --vocab-size 500
+fi
+
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
+  stage_banner 4 "pre-train the speech encoder (CTC)"
+  svtk train --config $train_config --phase encoder_ctc --exp-dir exp/pretrain
+fi
+
+if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
+  stage_banner 5 "pre-train the text LLM on the task texts"
+  svtk train --config $train_config --phase text_lm --exp-dir exp/pretrain
+fi
+
+if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
+  stage_banner 6 "cache the frozen encoder's latents"
+  for split in train dev; do
+    svtk latents extract --config $model_config --cuts $data/tasks/$split.jsonl.gz --split $split \
+      --out-dir $data/latents
+  done
+fi
+
+# The curriculum phases read the cached latents; the encoder tag names the cache.
+on_latents() {
+  local cache
+  cache=$data/latents/$(svtk latents tag --config $model_config)
+  echo "--set data.train_cuts=$cache/train.jsonl.gz --set data.valid_cuts=$cache/dev.jsonl.gz"
+}
+
+if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
+  stage_banner 7 "curriculum phase 1: downsampler + layer mix on ASR"
+  svtk train --config $train_config --phase phase1 --exp-dir $exp $(on_latents)
+fi
+
+if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
+  stage_banner 8 "curriculum phase 2a: + LoRA, ASR only"
+  svtk train --config $train_config --phase phase2a --exp-dir $exp $(on_latents)
+fi
+
+if [ $stage -le 9 ] && [ $stop_stage -ge 9 ]; then
+  stage_banner 9 "curriculum phase 2b: + LoRA, all tasks mixed"
+  svtk train --config $train_config --phase phase2b --exp-dir $exp $(on_latents)
+fi
+
+if [ $stage -le 10 ] && [ $stop_stage -ge 10 ]; then
+  stage_banner 10 "all tasks at once, no curriculum (for the comparison)"
+  svtk train --config $train_config --phase allatonce --exp-dir $exp_all $(on_latents)
+fi
+
+if [ $stage -le 11 ] && [ $stop_stage -ge 11 ]; then
+  stage_banner 11 "decode"
+  # held-out sentences: training voices and never-heard voices; constrained and free
+  for split in test_seen test_unseen; do
+    svtk decode --exp-dir $exp --data-dir $data/tasks --split $split --prompts train --constrained
+  done
+  svtk decode --exp-dir $exp --data-dir $data/tasks --split test_seen --prompts train --no-constrained
+  # prompts never seen in training
+  svtk decode --exp-dir $exp --data-dir $data/tasks --split test_seen --prompts unseen --constrained
+  # intents held out of training; the prompts list the candidate intents (paper Table 7)
+  for c in --constrained --no-constrained; do
+    svtk decode --exp-dir $exp --data-dir $data/tasks --split test_heldout_ic --prompts cut $c
+  done
+  # joint decoding: transcript first, then the task output
+  svtk decode --exp-dir $exp --data-dir $data/tasks --split test_seen_joint --prompts cut --constrained --joint
+  # the all-at-once model on the same test
+  svtk decode --exp-dir $exp_all --data-dir $data/tasks --split test_seen --prompts train --constrained
+fi
+
+if [ $stage -le 12 ] && [ $stop_stage -ge 12 ]; then
+  stage_banner 12 "cascade baselines: GT->LLM and ASR->LLM (paper Table 2)"
+  for system in gt-llm asr-llm; do
+    svtk decode --exp-dir $exp --data-dir $data/tasks --split test_seen --prompts train \
+      --constrained --system $system
+  done
+fi
+
+if [ $stage -le 13 ] && [ $stop_stage -ge 13 ]; then
+  stage_banner 13 "score"
+  for e in $exp $exp_all; do
+    for d in $e/decode/*/*/; do
+      svtk score "$d" --ref-cuts $data/tasks/$(basename "$d").jsonl.gz
+    done
+  done
+fi
+
+if [ $stage -le 14 ] && [ $stop_stage -ge 14 ]; then
+  stage_banner 14 "report"
+  svtk report --exp-dir $exp --compare $exp_all
+  log "results: $(pwd)/$exp/RESULTS.md"
 fi
 
 log "egs/mini: stages ${stage}..${stop_stage} done in ${SECONDS}s"

@@ -22,7 +22,7 @@ from svtk.cli.common import ConfigOpt, ForceOpt, SetOpt
 
 
 def decode(
-    exp_dir: Annotated[Path, typer.Option("--exp-dir", "-e", help="Experiment dir (config.yaml, checkpoints).")],
+    exp_dir: Annotated[Path, typer.Option("--exp-dir", "-e", help="Experiment dir (its trained phases), a phase dir, or an export.")],
     split: Annotated[str, typer.Option("--split", "-s", help="Split name: reads <data-dir>/<split>.jsonl.gz.")],
     config: ConfigOpt = None,
     overrides: SetOpt = None,
@@ -35,7 +35,8 @@ def decode(
     batch_size: Annotated[int | None, typer.Option(help="Most cuts per batch.", show_default=False)] = None,
     max_duration: Annotated[float | None, typer.Option(help="Most seconds of audio per batch.", show_default=False)] = None,
     max_new_tokens: Annotated[int | None, typer.Option(help="Generation length limit.", show_default=False)] = None,
-    checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint to decode (default: the newest).")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint to decode (default: the phase's final weights).")] = None,
+    phase: Annotated[str | None, typer.Option(help="Curriculum phase to decode (default: the speechlm phase finished last).")] = None,
     tag: Annotated[str | None, typer.Option(help="Decode dir name (default: from config name or options).")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 ...")] = "cpu",
     system: Annotated[str, typer.Option(help="e2e (the SpeechLM) | gt-llm | asr-llm (cascades: the text-lm phase's LLM on the reference / CTC transcript).")] = "e2e",
@@ -75,7 +76,7 @@ def decode(
                       force=force)
         return
     tag = tag or default_tag
-    model, ckpt = load_speechlm(exp_dir, checkpoint, device)
+    model, ckpt = load_speechlm(exp_dir, checkpoint, device, phase=phase)
     decode_split(model, cuts_path, exp_dir / "decode" / tag / split, opts, split=split,
                  checkpoint=ckpt, force=force)
 

@@ -43,13 +43,20 @@ SYSTEMS = {"e2e": "e2e", "gt-llm": "gt->llm", "asr-llm": "asr->llm"}  # CLI name
 CASCADES = ("gt-llm", "asr-llm")
 OBJECTIVES = {"text_lm": "text-lm", "ctc": "ctc"}  # what each cascade part was trained with
 MODEL_SUBDIR = "model"  # svtk.training.loop.FINAL_DIR: the phase's save_pretrained dir
+# objective -> the SpeechLM model-config section built on that pre-trained model
+COMPONENTS = {"text-lm": "llm", "ctc": "encoder"}
 ASR_TASK = "asr"
 
 Transcriber = Callable[[Sequence[Any]], list[str]]
 
 
 def find_phase_model(exp_dir: str | Path, objective: str) -> Path:
-    """``<exp_dir>/<phase>/model`` of the one trained phase whose objective is ``objective``."""
+    """The pre-trained model of ``objective`` for the cascade of experiment ``exp_dir``.
+
+    ``<exp_dir>/<phase>/model`` of the one trained phase with that objective; else the component
+    the experiment's SpeechLM was built on (its config's ``llm`` / ``encoder`` ``name_or_path``),
+    which is the same pre-trained model when pre-training ran in another experiment dir.
+    """
     import yaml
 
     exp = Path(exp_dir)
@@ -60,12 +67,23 @@ def find_phase_model(exp_dir: str | Path, objective: str) -> Path:
         spec = ((data.get("phases") or {}).get(phase) or {}) if isinstance(data, dict) else {}
         if spec.get("objective") == objective and (cfg_path.parent / MODEL_SUBDIR).is_dir():
             found.append(cfg_path.parent / MODEL_SUBDIR)
-    if len(found) != 1:
-        which = "none" if not found else ", ".join(str(p) for p in found)
-        raise UserError(f"{exp}: need exactly one trained phase with objective '{objective}' "
-                        f"(a <phase>/{MODEL_SUBDIR}/ dir), found {which}; train it first or name "
-                        "the model dir explicitly")
-    return found[0]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        from svtk.decoding.loading import model_section, resolve_model_dir
+
+        component = COMPONENTS[objective]
+        try:
+            section = model_section(resolve_model_dir(exp) / "config.yaml")
+        except UserError:
+            section = {}
+        path = (section.get(component) or {}).get("name_or_path")
+        if path and Path(path).is_dir():
+            return Path(path)
+    which = "none" if not found else ", ".join(str(p) for p in found)
+    raise UserError(f"{exp}: need exactly one trained phase with objective '{objective}' "
+                    f"(a <phase>/{MODEL_SUBDIR}/ dir) or a SpeechLM built on one, found {which}; "
+                    "train it first or name the model dir explicitly")
 
 
 def reference_transcripts(cuts: Sequence[Any]) -> list[str]:
@@ -131,8 +149,7 @@ class TextPrefixLM(nn.Module):
         super().__init__()
         self.llm = llm  # svtk.models.llm.LLMAdapter over the HF model
         self.llm_kind = llm.kind
-        self.text_tokenizer = tokenizer  # svtk Tokenizer: encodes exactly as text-lm training
-        self.tokenizer = tokenizer.hf  # the HF tokenizer the decoder and grammars use
+        self.tokenizer = tokenizer  # svtk Tokenizer: encodes exactly as text-lm training
         self.transcribe = transcribe
         self.transcripts: dict[str, str] = {}  # cut id -> transcript used, until its record is out
 
@@ -155,7 +172,7 @@ class TextPrefixLM(nn.Module):
         """text-lm training's prefix (:func:`svtk.training.pretrain.TextLM.collate`)."""
         from svtk.training.pretrain import text_prefix_ids
 
-        return text_prefix_ids(self.text_tokenizer, transcript, prompt) or [self.text_tokenizer.eos_id]
+        return text_prefix_ids(self.tokenizer, transcript, prompt) or [self.tokenizer.eos_id]
 
     def collate(self, cuts) -> dict[str, Any]:
         cuts = list(cuts)
@@ -170,7 +187,7 @@ class TextPrefixLM(nn.Module):
         ids = batch["ids"]
         width = max(len(x) for x in ids)
         left = self.llm_kind == "decoder-only"
-        tokens = torch.full((len(ids), width), self.text_tokenizer.pad_id, dtype=torch.long)
+        tokens = torch.full((len(ids), width), self.tokenizer.pad_id, dtype=torch.long)
         mask = torch.zeros(len(ids), width, dtype=torch.long)
         for i, x in enumerate(ids):
             span = slice(width - len(x), width) if left else slice(0, len(x))

@@ -199,7 +199,7 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
     from svtk.decoding.prompts import PromptChooser
     from svtk.decoding.search import search
 
-    tok = model.tokenizer
+    tok = hf_tokenizer(model.tokenizer)
     if tok.eos_token_id is None:
         raise ValueError("decoding needs a tokenizer with an end-of-sequence token")
     eos = int(tok.eos_token_id)
@@ -243,6 +243,12 @@ def decode_info(opts: DecodeConfig, split: str, checkpoint: str | None) -> dict[
     """``decode_info.json``: what the report needs to label a decode."""
     return {"prompts": opts.prompts, "constrained": opts.constrained, "joint": opts.joint,
             "beam": opts.beam, "split": split, "checkpoint": checkpoint}
+
+
+def hf_tokenizer(tokenizer):
+    """The transformers tokenizer that search and grammars use: svtk's ``Tokenizer`` wraps one
+    as ``.hf``; a transformers tokenizer is returned as it is."""
+    return getattr(tokenizer, "hf", tokenizer)
 
 
 def decode_split(model, cuts_path: str | Path, out_dir: str | Path, opts: DecodeConfig, *,

@@ -1,11 +1,19 @@
-"""Load a SpeechLM for decoding from an experiment dir or an export (the seam to svtk.models).
+"""Load a SpeechLM for decoding from an experiment dir, one of its phases, or an export.
 
-An experiment dir holds ``config.yaml`` (the resolved experiment config; its ``model:`` section,
-or the whole file, is a ``svtk.models.ModelConfig``) and checkpoints (``*.safetensors`` with the
-trainable weights, under the phase dirs). An export (``svtk export``) holds ``export.json``,
-``config.yaml`` (the model config) and ``model.safetensors``. Either way the model is built with
-``SpeechLM.from_config`` and the trainable weights loaded with ``strict=False`` (frozen weights
-come from the pre-trained encoder and LLM).
+Three layouts are understood (the seam to svtk.models and svtk.training):
+
+- an experiment dir ``exp/<tag>/`` whose curriculum phases are subdirs (``phase1/``,
+  ``phase2b/`` ...), each finished by ``svtk train`` (``.train.done``, ``config.yaml`` with the
+  full training config, ``model.safetensors`` with every weight the curriculum trained): the
+  ``speechlm`` phase finished last is used, or the one named with ``phase=``;
+- a phase dir itself (``exp/<tag>/phase2b``);
+- an export (``svtk export``): ``export.json``, ``config.yaml`` (the model config) and
+  ``model.safetensors``.
+
+The model is built with ``SpeechLM.from_config`` (frozen encoder and LLM from their pre-trained
+dirs) and the trained weights are loaded on top. Every weight the model trains (layer mix,
+downsampler, LoRA) must be in the checkpoint, and nothing else may be: a mismatch is an error,
+never a silently random adapter.
 
 Usage::
 
@@ -14,6 +22,7 @@ Usage::
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +32,46 @@ from svtk.errors import UserError
 
 EXPORT_MARKER = "export.json"
 MODEL_WEIGHTS = "model.safetensors"
+TRAIN_MARKER = ".train.done"
 SKIP_DIRS = ("decode", "export", "tensorboard")
 
 
+def speechlm_phases(exp_dir: str | Path) -> dict[str, Path]:
+    """Finished ``speechlm`` phases under ``exp_dir``: name -> phase dir, oldest first."""
+    found = []
+    for marker in Path(exp_dir).glob(f"*/{TRAIN_MARKER}"):
+        info = json.loads(marker.read_text())
+        if info.get("config", {}).get("objective", "speechlm") == "speechlm":
+            found.append((info.get("finished", ""), marker.stat().st_mtime, marker.parent))
+    return {d.name: d for _, _, d in sorted(found)}
+
+
+def resolve_model_dir(src: str | Path, phase: str | None = None) -> Path:
+    """The dir whose ``config.yaml`` describes the model: ``src`` itself, or one of its phases."""
+    src = Path(src)
+    phases = speechlm_phases(src)
+    if phase is not None:
+        if phase not in phases:
+            raise UserError(f"{src}: no finished speechlm phase {phase!r} "
+                            f"(finished: {', '.join(phases) or 'none'})")
+        return phases[phase]
+    if (src / "config.yaml").is_file():
+        return src
+    if not phases:
+        raise UserError(f"{src}: neither a model dir (config.yaml) nor an experiment with a "
+                        "finished speechlm phase; train one first (svtk train --phase ...)")
+    return list(phases.values())[-1]
+
+
 def model_section(config_path: str | Path) -> dict[str, Any]:
-    data = yaml.safe_load(Path(config_path).read_text()) or {}
+    """The model config in ``config_path``: a phase's own ``model`` (training configs), the
+    top-level ``model`` section, or the whole file (exports and bare model configs)."""
+    path = Path(config_path)
+    data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, dict):
         raise UserError(f"{config_path}: not a config mapping")
-    return data.get("model", data)
+    phase = (data.get("phases") or {}).get(path.parent.name) or {}
+    return phase.get("model") or data.get("model", data)
 
 
 def resolve_checkpoint(exp_dir: str | Path, checkpoint: str | Path | None = None) -> Path | None:
@@ -47,13 +88,12 @@ def resolve_checkpoint(exp_dir: str | Path, checkpoint: str | Path | None = None
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
-def load_speechlm(src: str | Path, checkpoint: str | Path | None = None, device: str = "cpu"):
-    """(model, checkpoint path or None) from an experiment dir or an export dir."""
+def load_speechlm(src: str | Path, checkpoint: str | Path | None = None, device: str = "cpu",
+                 phase: str | None = None):
+    """(model, checkpoint path or None) from an experiment dir, a phase dir or an export."""
     from safetensors.torch import load_file
 
-    src = Path(src)
-    if not (src / "config.yaml").is_file():
-        raise UserError(f"{src}: no config.yaml; expected an experiment dir or an svtk export")
+    model_dir = resolve_model_dir(src, phase)
     try:
         from svtk.models.config import ModelConfig
         from svtk.models.speechlm import SpeechLM
@@ -62,12 +102,28 @@ def load_speechlm(src: str | Path, checkpoint: str | Path | None = None, device:
                         f"checkout lacks: {e}") from e
     from svtk.config import from_dict
 
-    cfg = from_dict(ModelConfig, model_section(src / "config.yaml"), source=str(src / "config.yaml"))
+    cfg_path = model_dir / "config.yaml"
+    cfg = from_dict(ModelConfig, model_section(cfg_path), source=str(cfg_path))
     model = SpeechLM.from_config(cfg)
-    ckpt = src / MODEL_WEIGHTS if (src / EXPORT_MARKER).is_file() else resolve_checkpoint(src, checkpoint)
+    if (model_dir / EXPORT_MARKER).is_file() or (model_dir / TRAIN_MARKER).is_file():
+        ckpt = Path(checkpoint) if checkpoint else model_dir / MODEL_WEIGHTS
+        if not ckpt.is_file():
+            raise UserError(f"{model_dir}: no trained weights at {ckpt}")
+    else:
+        ckpt = resolve_checkpoint(model_dir, checkpoint)
     if ckpt is not None:
-        missing_ok = model.load_state_dict(load_file(str(ckpt)), strict=True)
-        unexpected = getattr(missing_ok, "unexpected_keys", [])
-        if unexpected:
-            raise UserError(f"{ckpt}: weights that the model does not have: {unexpected[:5]}")
+        load_trained(model, load_file(str(ckpt)), str(ckpt))
     return model.to(device).eval(), ckpt
+
+
+def load_trained(model, weights: dict[str, Any], where: str) -> None:
+    """Load trained weights over the pre-trained model; every trained weight must be there."""
+    result = model.load_state_dict(weights, strict=False)
+    if result.unexpected_keys:
+        raise UserError(f"{where}: weights that the model does not have: "
+                        f"{result.unexpected_keys[:5]} ({len(result.unexpected_keys)} in all)")
+    needed = set(model.trainable_state_dict())
+    absent = sorted(needed & set(result.missing_keys))
+    if absent:
+        raise UserError(f"{where}: lacks trained weights the model needs: {absent[:5]} "
+                        f"({len(absent)} in all); is this the right checkpoint?")

@@ -94,8 +94,8 @@ def test_ctc_transcripts_are_batched_cached_and_feed_the_prefix(setup):
     lm = TextPrefixLM.from_dir(find_phase_model(exp, "text-lm"), ctc)
     ids = lm.collate(cuts)["ids"]
     for c, text, row in zip(cuts, alone, ids, strict=True):
-        assert row == (text_prefix_ids(lm.text_tokenizer, text, c.custom["prompt"])
-                       or [lm.text_tokenizer.eos_id])
+        assert row == (text_prefix_ids(lm.tokenizer, text, c.custom["prompt"])
+                       or [lm.tokenizer.eos_id])
         assert lm.transcripts[c.id] == text
 
 
