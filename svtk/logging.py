@@ -44,6 +44,15 @@ def setup_logging(level: str = "info") -> None:
     # Third-party chatter stays at warning unless debugging.
     for name in ("lhotse", "transformers", "urllib3", "matplotlib", "peft"):
         logging.getLogger(name).setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+    if level != "debug":
+        import os
+        import warnings
+
+        # Read by transformers and huggingface_hub when they are imported (lazily, after this):
+        # no per-model "Loading weights" bars, no advisory messages; an explicit setting wins.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
 
 
 def progress(
