@@ -6,7 +6,9 @@ Banks are YAML. ``conf/prompts/<task>.yaml`` (one per task) holds lists under ke
 is either one mapping ``task -> [prompts]`` (or ``task -> {any key: [prompts]}``, all lists
 joined), or a single-task bank named ``<task>.yaml`` with lists under any keys. Each cut gets a
 prompt chosen by a hash of its id, so a decode is reproducible and prompts are spread evenly.
-A ``{labels}`` placeholder in a prompt is filled with the cut's label list.
+A ``{labels}`` placeholder in a prompt is filled with the cut's label list, ``{keyword}`` (KWS) and
+``{language}`` (ST) with the cut's own fields (``keyword``, ``lang``), as the task cuts were built;
+a prompt whose field the cut lacks is not used (the cut keeps its own prompt).
 
 Usage::
 
@@ -24,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from svtk.errors import UserError
+from svtk.tasks.prompts import placeholders
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +102,32 @@ class PromptChooser:
                 log.warning("no %s prompts for task %r; keeping the cuts' own prompts", self.mode, task)
             return None
         prompt = bank[zlib.crc32(cut.id.encode()) % len(bank)]
-        labels = (cut.custom or {}).get("labels")
+        custom = cut.custom or {}
+        labels = custom.get("labels")
         if "{labels}" in prompt and labels:
             prompt = prompt.replace("{labels}", ", ".join(labels))
+        if "{label_names}" in prompt and labels:
+            prompt = prompt.replace("{label_names}", ", ".join(labels))
+        for name, value in cut_prompt_fields(custom).items():
+            prompt = prompt.replace("{" + name + "}", value)
+        missing = placeholders(prompt)
+        if missing:
+            key = f"{task}:{','.join(sorted(missing))}"
+            if key not in self._warned:
+                self._warned.add(key)
+                log.warning("%s prompt %r needs %s, which the cuts of task %r lack; keeping the "
+                            "cuts' own prompts", self.mode, prompt, sorted(missing), task)
+            return None
         return prompt
+
+
+def cut_prompt_fields(custom: dict) -> dict[str, str]:
+    """The per-example prompt fields a task cut carries: ``keyword`` (KWS), ``language`` (ST)."""
+    from svtk.data.grammar import LANGUAGES
+
+    fields = {}
+    if custom.get("keyword"):
+        fields["keyword"] = str(custom["keyword"])
+    if custom.get("lang"):
+        fields["language"] = LANGUAGES.get(custom["lang"], custom["lang"])
+    return fields

@@ -122,3 +122,21 @@ def test_decode_tag():
     assert decode_tag(DecodeConfig(beam=4, prompts="unseen", constrained=True, joint=True)) == \
         "beam4_unseen_constrained_joint"
     assert decode_tag(DecodeConfig(prompts="conf/my_prompts.yaml")) == "greedy_my_prompts"
+
+
+def test_bank_prompts_get_the_cuts_keyword_and_language(tmp_path):
+    from lhotse.utils import fastcopy
+
+    bank = tmp_path / "prompts"
+    bank.mkdir()
+    (bank / "kws.yaml").write_text(yaml.safe_dump({"train": ['Is "{keyword}" said?'], "unseen": ["x"]}))
+    (bank / "st.yaml").write_text(yaml.safe_dump({"train": ["Translate into {language}."], "unseen": ["x"]}))
+    cut = dummy_task_cuts(1, tasks=("asr",))[0]
+    chooser = PromptChooser.from_option("train", bank)
+    kws = fastcopy(cut, custom={**cut.custom, "task": "kws", "keyword": "volume"})
+    st = fastcopy(cut, custom={**cut.custom, "task": "st", "lang": "fr"})
+    assert chooser.prompt_for(kws) == 'Is "volume" said?'
+    assert chooser.prompt_for(st) == "Translate into French."
+    # a cut without the field keeps its own prompt rather than an unanswerable template
+    bare = fastcopy(cut, custom={**cut.custom, "task": "kws"})
+    assert chooser.prompt_for(bare) is None
