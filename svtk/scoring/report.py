@@ -163,6 +163,10 @@ def task_tables(runs: list[DecodeRun]) -> dict[str, dict]:
             extras = _extras(metric, t)
             joint = t.get("joint_asr", {}).get("rate")
             c = t.get("counts", {})
+            if c.get("utterances") and c.get("missing_scored_as_empty") == c.get("utterances"):
+                # the run never decoded this task (e.g. GT->LLM skips ASR: its input is the
+                # reference transcript); an all-missing row says nothing about the system
+                continue
             row = [run.split, run.tag, *(run.settings[k] for k in SETTINGS), t.get("score"),
                    *(v for _, v in extras), joint, c.get("utterances"),
                    c.get("empty_hyps"), c.get("missing_scored_as_empty")]

@@ -1,6 +1,7 @@
 """``svtk report``: RESULTS.md tables, comparisons, plots, from a fake experiment directory."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +89,19 @@ def test_nothing_to_report(tmp_path):
     with pytest.raises(UserError, match="nothing to report"):
         write_report(tmp_path)
     assert run(["report", "--exp-dir", str(tmp_path / "missing")]) == 2
+
+
+def test_task_never_decoded_by_a_run_is_left_out():
+    """GT->LLM skips ASR (its input is the reference): its all-missing ASR row is not a result."""
+    from svtk.scoring.report import DecodeRun, task_tables
+
+    settings = {"system": "gt->llm", "prompts": "train", "constrained": True, "joint": False, "beam": 1}
+    counts = {"utterances": 32, "empty_hyps": 0, "missing_scored_as_empty": 32}
+    asr = {"metric": "wer", "score": 100.0, "counts": counts}
+    ic = {"metric": "accuracy", "score": 80.0,
+          "counts": {"utterances": 20, "empty_hyps": 0, "missing_scored_as_empty": 0}}
+    run = DecodeRun("gt-llm_greedy_train_constrained", "test", Path("."),
+                    {"tasks": {"asr": asr, "ic": ic}}, settings)
+    tables = task_tables([run])
+    assert "asr" not in tables
+    assert tables["ic"]["rows"][0][7] == 80.0
