@@ -20,7 +20,7 @@ trap 'rm -f "$tmp"' EXIT
 section() {  # section TITLE COMMAND...
   local title=$1; shift
   echo "running: $*" >&2
-  { echo "## $title"; echo; echo '```'; echo "\$ $*"; "$@" 2>&1 | grep -v -e 'Loading weights' -e 'warnings.warn' -e 'FutureWarning'; echo '```'; echo; } >> "$tmp"
+  { echo "## $title"; echo; echo '```'; echo "\$ $*"; "$@" 2>&1 | grep -v -e 'Loading weights' -e 'Writing model shards' -e 'warnings.warn' -e 'Warning:' -e '^\s*$'; echo '```'; echo; } >> "$tmp"
 }
 
 section "Corpus synthesis (1 h of audio, 2 workers)" \
