@@ -15,7 +15,8 @@ Reads, under the experiment directory ``E``:
 
 Writes ``E/RESULTS.md``, ``E/results.json`` (the same tables, for scripts and CI) and
 ``E/plots/*.png``: confusion matrices of closed-set tasks, training curves, and with
-``compare`` an overlay of two experiments' loss curves (e.g. curriculum vs all at once).
+``compare`` an overlay of two experiments' loss curves (e.g. curriculum vs all at once) and a table
+of their scores where both were decoded the same way (same decode tag and split).
 Everything in the report is generated from those files; nothing is typed in.
 
 Usage::
@@ -208,6 +209,24 @@ def comparisons(runs: list[DecodeRun]) -> dict[str, list[dict]]:
     return out
 
 
+def compare_experiments(runs: list[DecodeRun], other: list[DecodeRun]) -> list[dict]:
+    """Task scores of two experiments decoded the same way (same decode tag and split), e.g. the
+    curriculum against all-at-once training; Δ is ``other - runs`` (for WER, lower is better)."""
+    theirs = {(r.tag, r.split): r for r in other}
+    rows = []
+    for run in runs:
+        match = theirs.get((run.tag, run.split))
+        if match is None:
+            continue
+        mine_t, other_t = run.scores.get("tasks", {}), match.scores.get("tasks", {})
+        for task in sorted(set(mine_t) & set(other_t), key=_task_key):
+            a, b = mine_t[task].get("score"), other_t[task].get("score")
+            rows.append({"task": task, "split": run.split, "decode": run.tag,
+                         "metric": mine_t[task]["metric"], "score": a, "other": b,
+                         "delta": b - a if None not in (a, b) else None})
+    return sorted(rows, key=lambda r: (_task_key(r["task"]), r["split"], r["decode"]))
+
+
 def find_phases(exp_dir: str | Path) -> list:
     """Training phases (dirs holding metrics.jsonl) of an experiment, in training order."""
     from svtk.scoring.plots import Phase, chain, read_metrics
@@ -372,6 +391,7 @@ def write_report(exp_dir: str | Path, compare: str | Path | None = None,
                              *(r["delta"].get(v) for v in vals[1:])])
             lines += _table(header, body) + [""]
     training: dict = {}
+    versus: list[dict] = []
     if phases:
         plot_training(phases, plots / "training_curves.png", title=exp.name)
         training[exp.name] = training_summary(phases)
@@ -389,6 +409,7 @@ def write_report(exp_dir: str | Path, compare: str | Path | None = None,
                      title=f"{exp.name} vs {other.name}")
         lines += [f"## Training: {exp.name} vs {other.name}", "", f"![loss curves]({rel}/{name})",
                   ""]
+        versus = compare_experiments(runs, find_decode_runs(other))
     if training:
         header = ["experiment", "phases", "steps", "final train loss", "best valid loss",
                   "last valid loss", "non-finite losses", "max grad norm", "diverged"]
@@ -407,6 +428,14 @@ def write_report(exp_dir: str | Path, compare: str | Path | None = None,
                           ""]
             else:
                 lines += ["No experiment has a finite valid loss without diverging.", ""]
+    if versus:
+        lines += [f"## Decoding: {exp.name} vs {Path(compare).name}", "",
+                  f"Runs decoded the same way (decode tag and split) in both experiments; "
+                  f"Δ = {Path(compare).name} − {exp.name}.", ""]
+        lines += _table(
+            ["task", "split", "decode", "metric", exp.name, Path(compare).name, "Δ"],
+            [[r["task"], r["split"], r["decode"], METRIC_NAMES.get(r["metric"], r["metric"]),
+              r["score"], r["other"], r["delta"]] for r in versus]) + [""]
     atomic_write_text(md_path, "\n".join(lines).rstrip() + "\n")
     atomic_write_json(md_path.parent / "results.json", {
         "experiment": str(exp), "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -414,5 +443,6 @@ def write_report(exp_dir: str | Path, compare: str | Path | None = None,
         "tasks": {t: {"metric": e["metric"], "header": e["header"], "rows": e["rows"]}
                   for t, e in tables.items()},
         "comparisons": comp, "training": training,
+        "versus": {"other": str(compare), "rows": versus} if compare else None,
     })
     return md_path

@@ -15,7 +15,7 @@ from svtk.testing.scoring import DECODES, make_fake_exp
 def exps(tmp_path_factory):
     root = tmp_path_factory.mktemp("exp")
     main = make_fake_exp(root / "mini", splits=("test", "test_unseen_labels"), n=6)
-    other = make_fake_exp(root / "all_at_once", curriculum=False, score=False, n=2)
+    other = make_fake_exp(root / "all_at_once", curriculum=False, n=2)
     return main, other
 
 
@@ -53,6 +53,16 @@ def test_report_files_and_tables(exps):
     assert res["training"]["mini"]["diverged"] is False
     assert res["training"]["all_at_once"]["diverged"] is True
     assert "Lowest last valid loss: **mini**" in md
+    # decode scores of the two experiments, where both decoded the same tag and split
+    assert "## Decoding: mini vs all_at_once" in md
+    versus = res["versus"]["rows"]
+    theirs = json.loads((other / "decode" / "greedy_seen_free" / "test" / "scores.json").read_text())
+    ours = json.loads((main / "decode" / "greedy_seen_free" / "test" / "scores.json").read_text())
+    row = next(r for r in versus if (r["task"], r["decode"], r["split"]) == ("ic", "greedy_seen_free", "test"))
+    assert row["score"] == ours["tasks"]["ic"]["score"]
+    assert row["other"] == theirs["tasks"]["ic"]["score"]
+    assert row["delta"] == pytest.approx(row["other"] - row["score"])
+    assert {r["split"] for r in versus} == {"test"}  # the other experiment decoded no other split
 
 
 def test_report_values_match_scores(exps):
