@@ -132,7 +132,9 @@ def extract_latents(model_cfg: ModelConfig, cuts_path: str | Path, out_root: str
                 value = x[:n].numpy().astype(NP_DTYPES[dtype])
                 key = writer.write(rec.id, value)
                 arrays[rec.id] = TemporalArray(
-                    array=Array(storage_type=STORAGE_TYPE, storage_path=str(storage.resolve()),
+                    # as given, like the audio paths of the manifests: relative to the recipe
+                    # directory when --out-dir is relative, so the recipe can move
+                    array=Array(storage_type=STORAGE_TYPE, storage_path=str(storage),
                                 storage_key=key, shape=list(value.shape)),
                     temporal_dim=0, frame_shift=frame_shift, start=0.0)
                 stats.audio_seconds += rec.duration

@@ -151,3 +151,22 @@ def test_sub_recording_cut_reads_its_span(tmp_path, model_root, cuts_file):
     assert abs(got.shape[0] - 15) <= 1  # 0.6 s at 25 Hz
     assert np.array_equal(got, full[10: 10 + got.shape[0]])
     assert (tmp_path / "lat" / whole.custom["latent_tag"] / "config.yaml").is_file()
+
+
+def test_relative_out_dir_stays_relative(tmp_path, model_root, cuts_file, monkeypatch):
+    """Like the audio paths of the manifests, a relative cache root is stored relative (to the
+    recipe directory), so a recipe directory can be moved or copied with its cache."""
+    cfg = tiny_model_config(model_root, encoder="native", llm="t5")
+    work = tmp_path / "recipe"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    out = extract_latents(cfg, cuts_file, "data/latents", "train", dtype="fp32")
+    cut = load_manifest(out)[0]
+    path = cut.custom["latent"].array.storage_path
+    assert path == f"data/latents/{out.parent.name}/storage/train.npyc"
+    expected = cut.load_custom("latent")
+    moved = tmp_path / "moved"
+    work.rename(moved)
+    monkeypatch.chdir(moved)
+    rel = out.relative_to(work) if out.is_absolute() else out
+    np.testing.assert_array_equal(load_manifest(rel)[0].load_custom("latent"), expected)
