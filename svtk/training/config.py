@@ -111,6 +111,9 @@ class DataConfig:
     sync_buckets: bool = True
     # DataLoader worker processes for collation (0 = in the training process)
     num_workers: int = 0
+    # manifests with at most this many cuts are read once and split by task in memory; bigger
+    # ones stream, one lazy filtered pass per task (each pass parses the whole manifest)
+    in_memory_max_cuts: int = 200_000
 
 
 @dataclass

@@ -1,8 +1,10 @@
 """Batches for one phase: per-task lazy CutSets mixed by weight, bucketed by duration, rank-aware.
 
 Reads the task cuts (``data/tasks/<split>.jsonl.gz``, lhotse cuts whose custom field ``task``
-names the task). For training, each task of the phase becomes one lazy CutSet (filtered, shuffled
-with a buffer, repeated without end when the phase counts steps) and ``CutSet.mux`` interleaves
+names the task). For training, each task of the phase becomes one lazy CutSet (its cuts, shuffled
+with a buffer, repeated without end when the phase counts steps; a manifest of up to
+``data.in_memory_max_cuts`` cuts is read once and split by task in memory, a bigger one is
+filtered lazily once per task) and ``CutSet.mux`` interleaves
 them with the phase's sampling weights; a :class:`lhotse.DynamicBucketingSampler` cuts the stream
 into batches of at most ``max_duration`` seconds from similar-duration buckets, and hands every
 rank its own batch (``world_size``/``rank``).
@@ -100,6 +102,7 @@ class PhaseData:
         self.weights = resolve_weights(phase.tasks, counts, f"{data.train_cuts}")
         self.tasks = sorted(self.weights) if self.weights else sorted(t for t in counts if t)
         self.train_counts = counts
+        self._split: dict[str, Any] | None = None  # train cuts by task, see _by_task
 
     # -- streams ---------------------------------------------------------------------------
 
@@ -117,8 +120,9 @@ class PhaseData:
             streams, weights = [cuts], None
         else:
             streams, weights = [], []
+            by_task = self._by_task()
             for i, (task, w) in enumerate(sorted(self.weights.items())):
-                s = cuts.filter(_TaskIn({task}))
+                s = by_task[task] if by_task is not None else cuts.filter(_TaskIn({task}))
                 s = s.shuffle(random.Random(self.seed * 1000 + epoch * 100 + i),
                               buffer_size=self.data.buffer_size)
                 streams.append(s.repeat() if self.infinite else s)
@@ -127,6 +131,25 @@ class PhaseData:
             one = streams[0]
             return one.repeat() if self.infinite and not self.weights else one
         return CutSet.mux(*streams, weights=weights, seed=self.seed + epoch)
+
+    def _by_task(self) -> dict[str, Any] | None:
+        """The phase's train cuts split by task, in manifest order, held in memory (read once,
+        not once per task); None when the manifest is too big (``data.in_memory_max_cuts``)."""
+        if sum(self.train_counts.values()) > self.data.in_memory_max_cuts:
+            return None
+        if self._split is None:
+            from lhotse import CutSet
+            from lhotse.lazy import LazyIteratorChain
+
+            parts: dict[str, list] = {t: [] for t in self.weights}
+            for c in self._lazy(self.data.train_cuts):
+                part = parts.get(cut_task(c))
+                if part is not None:
+                    part.append(c)
+            # a lazy view of each list, so shuffling streams through a buffer exactly as it does
+            # over the filtered manifest (an eager CutSet would be shuffled whole instead)
+            self._split = {t: CutSet(LazyIteratorChain(cs)) for t, cs in parts.items()}
+        return self._split
 
     def _sampler(self, cuts: Any, *, shuffle: bool, epoch: int, max_duration: float,
                  max_cuts: int | None, num_buckets: int, sync_buckets: bool = True) -> Any:

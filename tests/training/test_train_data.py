@@ -12,10 +12,10 @@ from svtk.training.config import DataConfig, PhaseConfig
 from svtk.training.data import PhaseData, count_tasks, padding_fraction, resolve_weights
 
 
-def _data(paths, world_size=1, rank=0, sync=False, **phase):
+def _data(paths, world_size=1, rank=0, sync=False, in_memory=200_000, **phase):
     phase = {"max_steps": 10, "max_duration": 3.0, **phase}
     return PhaseData(DataConfig(train_cuts=paths["train"], valid_cuts=paths["dev"], num_buckets=3,
-                                buffer_size=200, sync_buckets=sync),
+                                buffer_size=200, sync_buckets=sync, in_memory_max_cuts=in_memory),
                      PhaseConfig(**phase), world_size=world_size, rank=rank, seed=1)
 
 
@@ -44,6 +44,17 @@ def test_mux_follows_task_weights(toy_cuts):
     assert 0.68 < share < 0.82, seen  # 0.75 expected; the stream repeats each task endlessly
     only = _data(toy_cuts, tasks={"ic": 1.0})
     assert {c.split("-")[1] for b in _ids(only, 30) for c in b} == {"ic"}
+
+
+@pytest.mark.parametrize("max_steps", [10, 0])  # endless (step-counted) and epoch mode
+def test_in_memory_split_gives_the_lazy_stream(toy_cuts, max_steps):
+    """Splitting a small manifest by task in memory changes nothing but the reading cost."""
+    kw = dict(tasks={"asr": 2.0, "ic": 1.0}, max_steps=max_steps, max_epochs=2)
+    split = _data(toy_cuts, **kw)
+    lazy = _data(toy_cuts, in_memory=0, **kw)  # every task a lazy filter over the manifest
+    ids = _ids(split, 40)
+    assert len(ids) >= 10 and ids == _ids(lazy, 40)
+    assert split._split is not None and lazy._split is None
 
 
 def test_batches_respect_max_duration_and_bucketing_pads_less(toy_cuts):
