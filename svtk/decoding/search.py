@@ -40,7 +40,12 @@ class Constraint:
 @dataclass
 class SearchResult:
     sequences: list[list[int]]  # per item, generated ids without end-of-sequence and padding
-    scores: torch.Tensor  # (B,) summed log-probability of the chosen hypothesis (with eos)
+    # (B,) summed log-probability of the chosen hypothesis (with eos), under the constraint's
+    # masking without renormalisation. Tokens appended by greedy jump-forward (a forced tail)
+    # add 0: they are certain under the constraint and the model is not run for them, so such
+    # a score is the sum over the tokens the model chose, not the model's score of the whole
+    # sequence (``score_sequences`` gives that).
+    scores: torch.Tensor
     lengths: torch.Tensor  # (B,) tokens generated, counting eos
     finished: torch.Tensor  # (B,) bool: ended with eos (False: cut by max_new_tokens)
     steps: int  # decoder steps run (for benchmarks)
@@ -65,32 +70,76 @@ def _prepare(constraint: Constraint | None, device, B: int):
 @torch.inference_mode()
 def greedy_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.Tensor, *,
                   eos_id: int, pad_id: int | None = None, max_new_tokens: int = 128,
-                  constraint: Constraint | None = None) -> SearchResult:
-    """Greedy decoding of a batch: ``embeds (B, T, D)``, ``mask (B, T)``."""
+                  constraint: Constraint | None = None, jump_forward: bool = True,
+                  compact_below: float = 0.75) -> SearchResult:
+    """Greedy decoding of a batch: ``embeds (B, T, D)``, ``mask (B, T)``.
+
+    ``jump_forward``: an item whose automaton state has a forced tail (see
+    :mod:`svtk.decoding.automata`) ends at once with the tail appended, without decoder steps
+    for it (needs ``constraint.automaton.eos_id == eos_id``). ``compact_below``: when the
+    fraction of rows still decoding drops below this, the decoder state keeps only those rows
+    (``decoder.reorder`` with a subset), so later steps run on fewer rows; 0 never compacts.
+    Neither changes the output sequences; jump-forward changes ``scores`` (see SearchResult).
+    """
     pad_id = eos_id if pad_id is None else pad_id
     B, device = embeds.shape[0], embeds.device
     fsa, cstate = _prepare(constraint, device, B)
-    state, logp = decoder.start(embeds, mask)  # (B, V)
-    out = torch.full((B, max_new_tokens), pad_id, dtype=torch.long, device=device)
+    jump = fsa is not None and jump_forward and fsa.eos_id == eos_id and fsa.max_tail > 0
+    L = fsa.max_tail if jump else 0
+    out = torch.full((B, max_new_tokens + L), pad_id, dtype=torch.long, device=device)
     scores = torch.zeros(B, device=device)
     lengths = torch.zeros(B, dtype=torch.long, device=device)
-    finished = torch.zeros(B, dtype=torch.bool, device=device)
+    finished = torch.zeros(B, dtype=torch.bool, device=device)  # ended with eos
+    done = torch.zeros(B, dtype=torch.bool, device=device)  # ended, or cut by max_new_tokens
+    rows = torch.arange(B, device=device)  # (N,) item of each row of the decoder state
+
+    def forced(rows: torch.Tensor, cst: torch.Tensor, col: int) -> None:
+        """Finish the items of ``rows`` whose state ``cst`` has a forced tail, which is written
+        from column ``col`` on (cut at max_new_tokens like any other output)."""
+        tl = fsa.tail_len[cst]  # (N,)
+        hit = (tl > 0) & ~done[rows]
+        tail = torch.where(hit[:, None] & (fsa.tails[cst] >= 0), fsa.tails[cst], pad_id)
+        out[rows, col : col + L] = torch.where(hit[:, None], tail, out[rows, col : col + L])
+        room = max_new_tokens - col
+        lengths.index_add_(0, rows, torch.where(hit, tl.clamp(max=room), 0))
+        finished[rows] = finished[rows] | (hit & (tl <= room))
+        done[rows] = done[rows] | hit
+
+    if jump:
+        forced(rows, cstate, 0)
+        if bool(done.all()):  # every item forced from the start: no need for the model
+            seqs = [_strip(out[i], int(lengths[i]), eos_id) for i in range(B)]
+            return SearchResult(seqs, scores, lengths, finished, 0)
+    state, logp = decoder.start(embeds, mask)  # (B, V)
     steps = 0
     for t in range(max_new_tokens):
         if fsa is not None:
             logp = fsa.mask_(logp, cstate)  # logp is this step's own tensor
-        best, tok = logp.max(dim=-1)  # (B,), (B,)
-        live = ~finished
+        best, tok = logp.max(dim=-1)  # (N,), (N,)
+        live = ~done[rows]  # (N,)
         tok = torch.where(live, tok, pad_id)
-        scores += torch.where(live, best, 0.0)
-        lengths += live
-        out[:, t] = tok
+        scores.index_add_(0, rows, torch.where(live, best, 0.0))
+        lengths.index_add_(0, rows, live.long())
+        out[rows, t] = torch.where(live, tok, out[rows, t])  # keep forced tails written there
+        ended = live & (tok == eos_id)
+        finished[rows] = finished[rows] | ended
+        done[rows] = done[rows] | ended
+        steps = t + 1
         if fsa is not None:
             cstate = torch.where(live, fsa.advance(cstate, tok), cstate)
-        finished |= tok == eos_id
-        steps = t + 1
-        if t + 1 == max_new_tokens or bool(finished.all()):
+            if jump and t + 1 < max_new_tokens:
+                forced(rows, cstate, t + 1)
+        if t + 1 == max_new_tokens:
             break
+        keep = (~done[rows]).nonzero().flatten()  # (N',)
+        n = keep.numel()
+        if n == 0:
+            break
+        if n < compact_below * rows.numel():
+            state = decoder.reorder(state, keep)
+            rows, tok = rows[keep], tok[keep]
+            if fsa is not None:
+                cstate = cstate[keep]
         state, logp = decoder.step(state, tok)
     seqs = [_strip(out[i], int(lengths[i]), eos_id) for i in range(B)]
     return SearchResult(seqs, scores, lengths, finished, steps)
