@@ -107,3 +107,46 @@ def test_free_beam_search_scores_match_rescoring(setup):
         s = score_sequences(dec, embeds[i : i + 1], mask[i : i + 1], [seq],
                             eos_id=tok.eos_token_id, add_eos=done)
         assert s.item() == pytest.approx(res.scores[i].item(), abs=1e-3)
+
+
+class _Counting:
+    """Wraps a decoder, counting the rows each step runs on."""
+
+    def __init__(self, dec):
+        self.dec, self.rows = dec, []
+        self.llm_kind, self.vocab_size = dec.llm_kind, dec.vocab_size
+
+    def start(self, embeds, mask):
+        return self.dec.start(embeds, mask)
+
+    def step(self, state, tokens):
+        self.rows.append(tokens.shape[0])
+        return self.dec.step(state, tokens)
+
+    def reorder(self, state, index):
+        return self.dec.reorder(state, index)
+
+
+def test_compaction_and_jump_forward_keep_outputs(setup):
+    """Label items end early (some by a forced tail) and leave the batch; free items go on
+    with the KV cache rows of the survivors only (decoder-only and encoder-decoder)."""
+    from svtk.decoding.automata import TokenAutomaton, free_automaton
+
+    model, tok, dec, embeds, mask, _ = setup
+    labels = build_grammar("labels", tok, dec.vocab_size, labels=LABELS)
+    fsa, (lab, free) = TokenAutomaton.union([labels, free_automaton(dec.vocab_size)])
+    B = embeds.shape[0]
+    c = Constraint(fsa, torch.tensor([lab if i % 2 else free for i in range(B)]))
+    ref = greedy_search(dec, embeds, mask, constraint=c, jump_forward=False, compact_below=0.0,
+                        **_kw(tok, 12))
+    counting = _Counting(dec)
+    fast = greedy_search(counting, embeds, mask, constraint=c, compact_below=1.01, **_kw(tok, 12))
+    assert fast.sequences == ref.sequences
+    assert fast.finished.tolist() == ref.finished.tolist()
+    assert fast.lengths.tolist() == ref.lengths.tolist()
+    assert counting.rows[0] < B  # label items dropped out after the first token
+    assert counting.rows == sorted(counting.rows, reverse=True)
+    for i in range(0, B, 2):  # free items: the model's own scores, untouched by the constraint
+        assert fast.scores[i].item() == pytest.approx(ref.scores[i].item(), abs=1e-4)
+    plain = greedy_search(dec, embeds, mask, compact_below=1.01, **_kw(tok, 12))
+    assert [plain.sequences[i] for i in range(0, B, 2)] == [ref.sequences[i] for i in range(0, B, 2)]
