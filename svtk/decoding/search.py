@@ -148,8 +148,14 @@ def greedy_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch
 @torch.inference_mode()
 def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.Tensor, *,
                 beam: int, eos_id: int, pad_id: int | None = None, max_new_tokens: int = 128,
-                length_penalty: float = 1.0, constraint: Constraint | None = None) -> SearchResult:
-    """Beam search of a batch: ``embeds (B, T, D)``, ``mask (B, T)``; ``beam`` hypotheses each."""
+                length_penalty: float = 1.0, constraint: Constraint | None = None,
+                compact_below: float = 0.75) -> SearchResult:
+    """Beam search of a batch: ``embeds (B, T, D)``, ``mask (B, T)``; ``beam`` hypotheses each.
+
+    ``compact_below``: when the fraction of items with a beam still open drops below this, the
+    finished items' results are stored and their rows leave the decoder state (folded into the
+    per-step beam reorder, so it costs nothing extra); 0 never compacts. Outputs are unchanged.
+    """
     if beam < 1:
         raise ValueError(f"beam must be >= 1, got {beam}")
     pad_id = eos_id if pad_id is None else pad_id
@@ -168,16 +174,41 @@ def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.T
     finished = torch.zeros(B * K, dtype=torch.bool, device=device)
     pad_row = torch.full((V,), NEG_INF, device=device)
     pad_row[pad_id] = 0.0  # a finished beam extends only with padding, at no cost
-    base = (torch.arange(B, device=device) * K)[:, None]  # (B, 1)
+    items = torch.arange(B, device=device)  # (n,) the items still in the state
+    beams = torch.arange(K, device=device)
+    seqs: list[list[int] | None] = [None] * B
+    out_scores = torch.zeros(B, device=device)
+    out_lengths = torch.zeros(B, dtype=torch.long, device=device)
+    out_ended = torch.zeros(B, dtype=torch.bool, device=device)
+
+    def pick(sel: torch.Tensor) -> None:
+        """Store the final hypothesis of the active items ``sel`` (local indices)."""
+        rows = (sel[:, None] * K + beams).view(-1)  # (m*K,)
+        flat = scores.index_select(0, sel).view(-1)
+        lens = lengths.index_select(0, rows)
+        norm = flat / lens.clamp(min=1).float().pow(length_penalty)
+        norm = torch.where(flat == NEG_INF, NEG_INF, norm).view(-1, K)
+        j = norm.argmax(dim=-1)  # (m,)
+        best = rows.view(-1, K).gather(1, j[:, None]).squeeze(1)  # (m,) rows of hist
+        dst = items.index_select(0, sel)
+        out_scores[dst] = flat.view(-1, K).gather(1, j[:, None]).squeeze(1)
+        out_lengths[dst] = lengths[best]
+        last = hist[best, (lengths[best] - 1).clamp(min=0)]
+        out_ended[dst] = (lengths[best] > 0) & (last == eos_id)
+        for d, r in zip(dst.tolist(), best.tolist(), strict=True):
+            seqs[d] = _strip(hist[r], int(lengths[r]), eos_id)
+
     steps = 0
     for t in range(max_new_tokens):
+        n = items.numel()
+        base = (torch.arange(n, device=device) * K)[:, None]  # (n, 1)
         if fsa is not None:
             logp = fsa.mask_(logp, cstate)
         logp = torch.where(finished[:, None], pad_row, logp)
-        cand = (scores.view(B * K, 1) + logp).view(B, K * V)
-        top, idx = cand.topk(K, dim=-1)  # (B, K)
-        src = (base + torch.div(idx, V, rounding_mode="floor")).view(-1)  # (B*K,)
-        tok = (idx % V).view(-1)  # (B*K,)
+        cand = (scores.view(n * K, 1) + logp).view(n, K * V)
+        top, idx = cand.topk(K, dim=-1)  # (n, K)
+        src = (base + torch.div(idx, V, rounding_mode="floor")).view(-1)  # (n*K,)
+        tok = (idx % V).view(-1)  # (n*K,)
         was_finished = finished.index_select(0, src)
         dead = top.view(-1) == NEG_INF  # fewer allowed continuations than beams
         tok = torch.where(was_finished | dead, pad_id, tok)
@@ -191,18 +222,25 @@ def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.T
             cstate = cstate.index_select(0, src)
             cstate = torch.where(live, fsa.advance(cstate, tok), cstate)
         steps = t + 1
-        if t + 1 == max_new_tokens or bool(finished.all()):
+        if t + 1 == max_new_tokens:
             break
+        open_items = ~finished.view(n, K).all(dim=-1)  # (n,)
+        m = int(open_items.sum())
+        if m == 0:
+            break
+        if m < compact_below * n:
+            pick((~open_items).nonzero().flatten())
+            keep = open_items.nonzero().flatten()  # (m,)
+            rows = (keep[:, None] * K + beams).view(-1)  # (m*K,)
+            items, scores = items.index_select(0, keep), scores.index_select(0, keep)
+            hist, lengths = hist.index_select(0, rows), lengths.index_select(0, rows)
+            finished, tok, src = finished.index_select(0, rows), tok.index_select(0, rows), src[rows]
+            if fsa is not None:
+                cstate = cstate.index_select(0, rows)
         state = decoder.reorder(state, src)
         state, logp = decoder.step(state, tok)
-    flat = scores.view(-1)
-    norm = flat / lengths.clamp(min=1).float().pow(length_penalty)
-    norm = torch.where(flat == NEG_INF, NEG_INF, norm).view(B, K)
-    best = base.view(-1) + norm.argmax(dim=-1)  # (B,)
-    seqs = [_strip(hist[i], int(lengths[i]), eos_id) for i in best.tolist()]
-    ended = torch.tensor([bool(hist[i, lengths[i] - 1] == eos_id) if lengths[i] > 0 else False
-                          for i in best.tolist()], device=device)
-    return SearchResult(seqs, flat[best], lengths[best], ended, steps)
+    pick(torch.arange(items.numel(), device=device))
+    return SearchResult(seqs, out_scores, out_lengths, out_ended, steps)
 
 
 def search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.Tensor, *, beam: int = 1,

@@ -1,10 +1,10 @@
-"""Property: jump-forward (forced tails) and batch compaction never change what greedy emits.
+"""Property: jump-forward (forced tails) and batch compaction never change what search emits.
 
 A decoder whose log-probabilities are a pseudo-random function of (item, tokens so far) drives
 greedy search over random mixed batches (label sets with labels that are prefixes of others,
 joint grammars, slot grammars, free items) with both tokenizer kinds, with and without the
 shortcuts; sequences, lengths and finished flags must be identical, also when max_new_tokens
-cuts outputs (and forced tails) short.
+cuts outputs (and forced tails) short. Beam search with and without compaction likewise.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from svtk.decoding.automata import AutomatonBuilder, TokenAutomaton, free_automaton
 from svtk.decoding.grammars import build_grammar
-from svtk.decoding.search import Constraint, greedy_search
+from svtk.decoding.search import Constraint, beam_search, greedy_search
 from svtk.testing.decoding import EXTRA_VOCAB, SLOT_TYPES, HashLogitsDecoder
 
 WORD = st.text(alphabet="abcdefghilmnoprstuy_", min_size=1, max_size=9)
@@ -77,6 +77,32 @@ def test_shortcuts_do_not_change_greedy_outputs(tok, labels, types, kinds, seed,
     # compaction alone changes nothing, scores included
     comp, _ = _greedy(tok, c, B, seed, max_new, jump_forward=False, compact_below=compact)
     assert comp.sequences == ref.sequences and torch.allclose(comp.scores, ref.scores)
+
+
+@SETTINGS
+@given(labels=label_sets(), kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=5),
+       beam=st.sampled_from([2, 3]), seed=st.integers(0, 2**16), max_new=st.integers(1, 25),
+       compact=st.sampled_from([0.5, 0.75, 1.01]))
+def test_beam_compaction_does_not_change_outputs(tok, labels, kinds, beam, seed, max_new, compact):
+    V = len(tok) + EXTRA_VOCAB
+    parts = sorted(set(kinds), key=KINDS.index)
+    fsa, starts = TokenAutomaton.union([_grammar(k, tok, V, labels, SLOT_TYPES[:2]) for k in parts])
+    start_of = dict(zip(parts, starts, strict=True))
+    B = len(kinds)
+    c = Constraint(fsa, torch.tensor([start_of[k] for k in kinds]))
+    runs = []
+    for cb in (0.0, compact):
+        dec = HashLogitsDecoder(V, seed=seed)
+        res = beam_search(dec, torch.zeros(B, 1, 1), torch.ones(B, 1, dtype=torch.long), beam=beam,
+                          eos_id=tok.eos_token_id, pad_id=tok.pad_token_id, max_new_tokens=max_new,
+                          constraint=c, compact_below=cb)
+        runs.append((res, dec.calls))
+    (ref, ref_calls), (fast, fast_calls) = runs
+    assert fast.sequences == ref.sequences
+    assert fast.lengths.tolist() == ref.lengths.tolist()
+    assert fast.finished.tolist() == ref.finished.tolist()
+    assert torch.allclose(fast.scores, ref.scores)
+    assert fast.steps == ref.steps and fast_calls <= ref_calls
 
 
 def test_one_label_needs_at_most_the_prefill(bpe_tok):

@@ -150,3 +150,21 @@ def test_compaction_and_jump_forward_keep_outputs(setup):
         assert fast.scores[i].item() == pytest.approx(ref.scores[i].item(), abs=1e-4)
     plain = greedy_search(dec, embeds, mask, compact_below=1.01, **_kw(tok, 12))
     assert [plain.sequences[i] for i in range(0, B, 2)] == [ref.sequences[i] for i in range(0, B, 2)]
+
+
+def test_beam_compaction_keeps_outputs(setup):
+    from svtk.decoding.automata import TokenAutomaton, free_automaton
+
+    model, tok, dec, embeds, mask, _ = setup
+    labels = build_grammar("labels", tok, dec.vocab_size, labels=LABELS)
+    fsa, (lab, free) = TokenAutomaton.union([labels, free_automaton(dec.vocab_size)])
+    B = embeds.shape[0]
+    c = Constraint(fsa, torch.tensor([lab if i % 2 else free for i in range(B)]))
+    ref = beam_search(dec, embeds, mask, beam=3, constraint=c, compact_below=0.0, **_kw(tok, 12))
+    counting = _Counting(dec)
+    fast = beam_search(counting, embeds, mask, beam=3, constraint=c, compact_below=1.01,
+                       **_kw(tok, 12))
+    assert fast.sequences == ref.sequences
+    assert fast.finished.tolist() == ref.finished.tolist()
+    assert torch.allclose(fast.scores, ref.scores, atol=1e-4)
+    assert counting.rows[-1] < 3 * B  # finished label items left the batch
