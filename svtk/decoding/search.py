@@ -10,6 +10,16 @@ padding at no cost), ranks by summed log-probability, stops when every beam of e
 ended, and picks the final hypothesis by ``score / length ** length_penalty`` (length counts the
 end-of-sequence token). With ``beam=1`` it is greedy search.
 
+Two shortcuts leave the outputs unchanged and save decoder work:
+
+- *jump-forward* (greedy): an item whose automaton state has a forced tail (every remaining
+  step allows one token, up to end of sequence; see :mod:`svtk.decoding.automata`) ends at once
+  with the tail appended. In a label set, the model runs only until the pieces so far pick one
+  label, often just the prefill;
+- *compaction* (greedy and beam): when the items still decoding fall below ``compact_below``
+  of the rows in the decoder state, the state keeps only their rows (``decoder.reorder`` with a
+  subset), so in a mixed batch the long free-text items do not drag finished ones along.
+
 Usage::
 
     res = greedy_search(dec, embeds, mask, eos_id=tok.eos_token_id, max_new_tokens=64,
