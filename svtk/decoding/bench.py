@@ -183,12 +183,14 @@ def _vs_hf(model, tok, dec, embeds, mask, fsa, max_new: int, reps: int, enc_dec:
         res = ours()
         out = hf()
         timing = _paired(ours, hf, reps)
-    hf_texts = [tok.decode([t for t in row[skip:].tolist() if t not in (eos, padid)]) for row in out]
-    ours_texts = [tok.decode(s) for s in res.sequences]
-    agree = sum(a == b for a, b in zip(hf_texts, ours_texts, strict=True)) / B
+    hf_ids = []  # generated ids up to end of sequence (a random model may emit pad as text)
+    for row in out:
+        ids = row[skip:].tolist()
+        hf_ids.append(ids[: ids.index(eos)] if eos in ids else ids)
+    agree = sum(a == b for a, b in zip(hf_ids, res.sequences, strict=True)) / B
     return {"hf_s": timing["b_s"], "ours_s": timing["a_s"], "ratio": timing["ratio"],
             "hf_min_s": timing["b_min_s"], "ours_min_s": timing["a_min_s"],
-            "same": hf_texts == ours_texts, "agree": round(agree, 3), "steps": res.steps,
+            "same": hf_ids == res.sequences, "agree": round(agree, 3), "steps": res.steps,
             "hf_steps": out.shape[1] - skip}
 
 
