@@ -21,9 +21,16 @@ and no Python loop over items:
 Several automata (one per task or label set in a mixed batch) are joined with
 :meth:`TokenAutomaton.union`; each item starts in its own automaton's start state.
 
+Forced tails ("jump-forward"): when the automaton knows its end-of-sequence token (``eos_id``),
+each state whose every remaining step is forced (each state on the path allows exactly one
+token) up to and including ``eos_id`` gets that path as its tail: ``tails (S, Lmax)`` padded
+with -1 and ``tail_len (S,)`` (0: not forced), computed once at build/union time and looked up
+with one gather. Greedy search appends a tail without running the model for it: after
+``play_mu`` in a label set whose only label starting so is ``play_music``, the rest is certain.
+
 Usage::
 
-    b = AutomatonBuilder(vocab_size)
+    b = AutomatonBuilder(vocab_size, eos_id=eos)
     s = b.new_state(); end = b.new_state(); b.add_edge(end, eos, end)
     for leaf in b.add_sequences(s, [[5, 6], [5, 7, 8]]):
         b.add_edge(leaf, eos, end)
@@ -31,6 +38,7 @@ Usage::
     states = fsa.start_states(batch)                      # (B,)
     scores = fsa.mask(scores, states)                     # (B, V)
     states = fsa.advance(states, scores.argmax(-1))       # (B,)
+    fsa.tail_len[fsa.walk([5, 7])]                        # 2: [8, eos] is forced
 """
 
 from __future__ import annotations
@@ -57,8 +65,9 @@ class AutomatonError(ValueError):
 class AutomatonBuilder:
     """Collects states and edges, then compiles them into a :class:`TokenAutomaton`."""
 
-    def __init__(self, vocab_size: int):
+    def __init__(self, vocab_size: int, eos_id: int | None = None):
         self.vocab_size = int(vocab_size)
+        self.eos_id = eos_id  # end of sequence: lets the automaton know which paths are forced to it
         self.states: list[_State] = []
 
     def new_state(self) -> int:
@@ -160,6 +169,7 @@ class AutomatonBuilder:
             edge_keys=torch.tensor([keys[j] for j in order], dtype=torch.long),
             edge_next=torch.tensor([nexts[j] for j in order], dtype=torch.long),
             default_next=torch.tensor(default_next, dtype=torch.long),
+            eos_id=self.eos_id,
         )
 
 
@@ -174,6 +184,17 @@ class TokenAutomaton:
     edge_keys: torch.Tensor  # (E,) long, sorted state * V + token
     edge_next: torch.Tensor  # (E,) long
     default_next: torch.Tensor  # (S,) long, -1 where only edges are allowed
+    eos_id: int | None = None  # end-of-sequence token (None: unknown, no forced tails)
+    tails: torch.Tensor | None = None  # (S, Lmax) long forced continuation incl. eos, -1 padded
+    tail_len: torch.Tensor | None = None  # (S,) long, 0 where the continuation is not forced
+
+    def __post_init__(self) -> None:
+        if self.tails is None or self.tail_len is None:
+            self.tails, self.tail_len = forced_tails(self)
+
+    @property
+    def max_tail(self) -> int:
+        return int(self.tails.shape[1])
 
     @property
     def num_states(self) -> int:
@@ -187,7 +208,8 @@ class TokenAutomaton:
         return TokenAutomaton(
             self.vocab_size, self.start, self.forbidden.to(device),
             self.row_of.to(device), self.edge_keys.to(device), self.edge_next.to(device),
-            self.default_next.to(device))
+            self.default_next.to(device), self.eos_id, self.tails.to(device),
+            self.tail_len.to(device))
 
     def start_states(self, n: int) -> torch.Tensor:
         return torch.full((n,), self.start, dtype=torch.long, device=self.row_of.device)
@@ -237,7 +259,11 @@ class TokenAutomaton:
             raise AutomatonError("automata over different vocabularies cannot be joined")
         if len(automata) == 1:
             return automata[0], [automata[0].start]
-        starts, rows, row_of, keys, nexts, dflt = [], [], [], [], [], []
+        eos = {a.eos_id for a in automata if a.eos_id is not None}
+        # a part without eos has no tails; parts disagreeing on eos keep none (unknown end)
+        eos_id = eos.pop() if len(eos) == 1 else None
+        L = max(a.max_tail for a in automata) if eos_id is not None else 0
+        starts, rows, row_of, keys, nexts, dflt, tails, tlen = [], [], [], [], [], [], [], []
         s_off = r_off = 0
         for a in automata:
             starts.append(a.start + s_off)
@@ -246,11 +272,64 @@ class TokenAutomaton:
             keys.append(a.edge_keys + s_off * V)  # states offset keeps keys sorted part by part
             nexts.append(a.edge_next + s_off)
             dflt.append(torch.where(a.default_next < 0, a.default_next, a.default_next + s_off))
+            tails.append(torch.nn.functional.pad(a.tails[:, :L], (0, L - min(L, a.max_tail)),
+                                                 value=-1))
+            tlen.append(a.tail_len if eos_id is not None else torch.zeros_like(a.tail_len))
             s_off += a.num_states
             r_off += a.forbidden.shape[0]
         joined = TokenAutomaton(V, starts[0], torch.cat(rows), torch.cat(row_of), torch.cat(keys),
-                                torch.cat(nexts), torch.cat(dflt))
+                                torch.cat(nexts), torch.cat(dflt), eos_id, torch.cat(tails),
+                                torch.cat(tlen))
         return joined, starts
+
+
+def forced_tails(fsa: TokenAutomaton) -> tuple[torch.Tensor, torch.Tensor]:
+    """``tails (S, Lmax)`` and ``tail_len (S,)`` of ``fsa`` (see the module docstring).
+
+    A state is forced when it allows exactly one token; its tail is that token followed by the
+    tail of its successor, and exists only if the chain reaches ``eos_id`` (a forced cycle
+    never ends, so it has none). Only forced states are visited, each once.
+    """
+    S = fsa.num_states
+    lengths = torch.zeros(S, dtype=torch.long, device=fsa.row_of.device)
+    if fsa.eos_id is None or S == 0:
+        return torch.full((S, 0), -1, dtype=torch.long, device=fsa.row_of.device), lengths
+    allowed = ~fsa.forbidden  # (R, V)
+    one_row = allowed.sum(-1) == 1  # (R,)
+    forced = one_row[fsa.row_of].nonzero().flatten()  # states allowing one token
+    if forced.numel() == 0:
+        return torch.full((S, 0), -1, dtype=torch.long, device=fsa.row_of.device), lengths
+    token = allowed.index_select(0, fsa.row_of[forced]).int().argmax(-1)  # (F,)
+    nxt = fsa.advance(forced, token)
+    step = dict(zip(forced.tolist(), zip(token.tolist(), nxt.tolist(), strict=True), strict=True))
+    memo: dict[int, list[int] | None] = {}
+    eos = int(fsa.eos_id)
+    for s0 in step:
+        path, s = [], s0
+        while s in step and s not in memo and s not in path:
+            path.append(s)
+            tok, s = step[s]
+            if tok == eos:
+                s = None  # ends here
+                break
+        if s is None:
+            rest: list[int] | None = []
+        else:
+            rest = memo.get(s)  # None: unforced successor, or a forced cycle
+        for p in reversed(path):
+            tok = step[p][0]
+            if tok == eos:
+                rest = [eos]
+            elif rest is not None:
+                rest = [tok] + rest
+            memo[p] = rest
+    L = max((len(v) for v in memo.values() if v), default=0)
+    tails = torch.full((S, L), -1, dtype=torch.long)
+    for s, tail in memo.items():
+        if tail:
+            tails[s, : len(tail)] = torch.tensor(tail)
+            lengths[s] = len(tail)
+    return tails.to(fsa.row_of.device), lengths
 
 
 def free_automaton(vocab_size: int, forbidden: Iterable[int] = ()) -> TokenAutomaton:

@@ -4,16 +4,35 @@ Builds a small LLM from a config (random weights; speed does not depend on them)
 realistic vocabulary width, a BPE tokenizer, and a closed label set of ``--labels`` intent-like
 names, then times, at ``--batch`` utterances with a prefix of ``--prefix-len`` embeddings:
 
-1. ``constrained greedy / plain greedy``: both run the same number of decoder steps (plain
-   greedy is given the constrained run's step count), so the ratio is the per-step cost of the
-   automaton (target <= 1.05);
+1. ``constrained greedy / plain greedy``: the per-step cost of the automaton (target <= 1.05):
+   constrained greedy with jump-forward and compaction off (every item runs to its end of
+   sequence) against plain greedy given the same number of decoder steps. With them on
+   (``constrained_fast_over_plain``) the constrained run is cheaper than plain decoding of the
+   same length, since a label is finished as soon as its first pieces pick it;
 2. ``HF generate(prefix_allowed_tokens_fn) / ours``: transformers' greedy ``generate`` with the
    same automaton behind a memoised ``prefix_allowed_tokens_fn`` (one dict lookup per item and
    step), against our constrained greedy (target >= 10), for the label set and for the joint
-   grammar (free transcript, then a label); the outputs are checked to be identical. The
-   constraint's own cost per step is also timed alone (``constraint_step_ms_*``);
+   grammar (free transcript, then a label); the outputs are checked to be identical. Ours runs
+   as the decode driver does (jump-forward, compaction); ``*_steps`` are the decoder steps of
+   each. Both pay the same prefill, which bounds the ratio from above by
+   ``(prefill + HF steps) / (prefill + our steps)``. The constraint's own cost per step is also
+   timed alone (``constraint_step_ms_*``);
 3. ``batched / per-utterance throughput``: free greedy decoding of ``--batch`` utterances for
-   ``--new-tokens`` steps in one batch versus one at a time (target >= 8).
+   ``--new-tokens`` steps in one batch versus one at a time (target >= 8);
+4. ``beam_*``: HF ``generate(num_beams=--beam, prefix_allowed_tokens_fn)`` against our
+   ``beam_search(beam=--beam)`` with the label automaton. Both are configured for canonical beam
+   search as far as their options go (``length_penalty=0``: rank by summed log-probability;
+   HF ``early_stopping="never"``), and ``beam_same_fraction`` says how many outputs agree. What
+   still differs: HF keeps ``beam`` open hypotheses plus a separate pool of finished ones (it
+   looks at 2 x beam candidates per step), ours keeps finished hypotheses in the beam with their
+   score frozen and stops when all ``beam`` have ended; and HF expands the prefix to
+   ``B * beam`` rows *before* the prefill (``beam`` times the prefill work), while ours prefills
+   ``B`` rows and repeats the KV cache rows afterwards;
+5. ``mixed_*``: a batch of half free items (ASR-like, ``--new-tokens`` steps, eos never chosen
+   by the random model) and half label items, ours with jump-forward + compaction against ours
+   without them (``mixed_plain_over_fast``: what the label rows leaving the batch saves) and
+   against HF with a per-item ``prefix_allowed_tokens_fn`` (a free item's list is the whole
+   vocabulary, which is that interface's cost).
 
 Each time is the median of ``--reps`` runs (``*_min_s``: the fastest); the two sides of every
 ratio are run alternately and the ratio is the median of per-pair ratios, which holds up better
@@ -104,22 +123,27 @@ def build(llm: str, vocab: int, hidden: int, layers: int, labels: list[str], wor
 class _PrefixFn:
     """The best a ``prefix_allowed_tokens_fn`` can do with the same automaton: the state of each
     generated prefix is memoised (one transition per call), the allowed list precomputed per
-    state. What remains is the cost of transformers' per-item, per-step Python interface."""
+    state. What remains is the cost of transformers' per-item, per-step Python interface.
+    ``starts[batch_id]`` is each item's start state (a mixed batch), default the automaton's."""
 
-    def __init__(self, fsa, skip: int):
+    def __init__(self, fsa, skip: int, starts: list[int] | None = None):
         import torch
 
-        self.fsa, self.skip = fsa, skip
+        self.fsa, self.skip, self.starts = fsa, skip, starts
         allowed = ~fsa.forbidden  # (R, V)
-        self.lists = [allowed[int(r)].nonzero().flatten().tolist() for r in fsa.row_of]
-        self.state_of: dict[tuple[int, ...], int] = {(): fsa.start}
+        by_row = [allowed[r].nonzero().flatten().tolist() for r in range(allowed.shape[0])]
+        self.lists = [by_row[int(r)] for r in fsa.row_of]
+        self.state_of: dict[tuple[int, ...], int] = {}
         self.torch = torch
 
     def __call__(self, batch_id, ids):
-        key = tuple(ids[self.skip:].tolist())
+        start = self.fsa.start if self.starts is None else self.starts[batch_id]
+        key = (start,) + tuple(ids[self.skip:].tolist())
         return self.lists[self._state(key)]
 
     def _state(self, key: tuple[int, ...]) -> int:
+        if len(key) == 1:
+            return key[0]
         s = self.state_of.get(key)
         if s is None:  # in generation the parent prefix was seen one step earlier
             prev = self._state(key[:-1])
@@ -128,37 +152,46 @@ class _PrefixFn:
         return s
 
 
-def _vs_hf(model, tok, dec, embeds, mask, fsa, max_new: int, reps: int, enc_dec: bool) -> dict:
-    """transformers' greedy generate with ``prefix_allowed_tokens_fn`` versus ours, same automaton."""
+def _vs_hf(model, tok, dec, embeds, mask, fsa, max_new: int, reps: int, enc_dec: bool,
+           starts: list[int] | None = None, beam: int = 1, ours_kw: dict | None = None) -> dict:
+    """transformers' ``generate`` with ``prefix_allowed_tokens_fn`` versus ours, same automaton:
+    greedy (``beam`` 1) or canonical beam search (length penalty 0)."""
     import torch
 
-    from svtk.decoding.search import Constraint, greedy_search
+    from svtk.decoding.search import Constraint, search
 
     eos, padid = tok.eos_token_id, tok.pad_token_id
     B = embeds.shape[0]
-    cons = Constraint(fsa, fsa.start_states(B))
-    res = greedy_search(dec, embeds, mask, max_new_tokens=max_new, constraint=cons, eos_id=eos,
-                        pad_id=padid)
+    cons = Constraint(fsa, fsa.start_states(B) if starts is None else torch.tensor(starts))
     skip = 1 if enc_dec else 0  # generate's ids hold the decoder start token for T5
-    fn = _PrefixFn(fsa, skip)
+    fn = _PrefixFn(fsa, skip, starts)
+    hf_kw = dict(num_beams=beam)
+    if beam > 1:
+        hf_kw.update(length_penalty=0.0, early_stopping="never")
+    okw = dict(beam=beam, **({"length_penalty": 0.0} if beam > 1 else {}), **(ours_kw or {}))
 
     def hf():
         return model.generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new,
-                              do_sample=False, num_beams=1, eos_token_id=eos, pad_token_id=padid,
-                              prefix_allowed_tokens_fn=fn)
+                              do_sample=False, eos_token_id=eos, pad_token_id=padid,
+                              prefix_allowed_tokens_fn=fn, **hf_kw)
 
     def ours():
-        return greedy_search(dec, embeds, mask, max_new_tokens=max_new, constraint=cons,
-                             eos_id=eos, pad_id=padid)
+        return search(dec, embeds, mask, max_new_tokens=max_new, constraint=cons, eos_id=eos,
+                      pad_id=padid, **okw)
 
     with torch.inference_mode():
+        res = ours()
         out = hf()
         timing = _paired(ours, hf, reps)
-    hf_texts = [tok.decode([t for t in row[skip:].tolist() if t not in (eos, padid)]) for row in out]
-    ours_texts = [tok.decode(s) for s in res.sequences]
+    hf_ids = []  # generated ids up to end of sequence (a random model may emit pad as text)
+    for row in out:
+        ids = row[skip:].tolist()
+        hf_ids.append(ids[: ids.index(eos)] if eos in ids else ids)
+    agree = sum(a == b for a, b in zip(hf_ids, res.sequences, strict=True)) / B
     return {"hf_s": timing["b_s"], "ours_s": timing["a_s"], "ratio": timing["ratio"],
             "hf_min_s": timing["b_min_s"], "ours_min_s": timing["a_min_s"],
-            "same": hf_texts == ours_texts, "steps": res.steps}
+            "same": hf_ids == res.sequences, "agree": round(agree, 3), "steps": res.steps,
+            "hf_steps": out.shape[1] - skip}
 
 
 def _constraint_step_cost(fsa, B: int, reps: int, prefix: list[int]) -> dict:
@@ -189,6 +222,7 @@ def _constraint_step_cost(fsa, B: int, reps: int, prefix: list[int]) -> dict:
 def run(args) -> dict:
     import torch
 
+    from svtk.decoding.automata import TokenAutomaton, free_automaton
     from svtk.decoding.grammars import build_grammar, encode, start_forms
     from svtk.decoding.incremental import make_decoder
     from svtk.decoding.search import Constraint, greedy_search
@@ -213,8 +247,13 @@ def run(args) -> dict:
     cons = Constraint(fsa, fsa.start_states(B))
     kw = dict(eos_id=eos, pad_id=padid)
 
-    steps = greedy_search(dec, embeds, mask, max_new_tokens=64, constraint=cons, **kw).steps
+    slow = dict(jump_forward=False, compact_below=0.0)  # every item decodes to its own eos
+    steps = greedy_search(dec, embeds, mask, max_new_tokens=64, constraint=cons, **slow, **kw).steps
     cvp = _paired(lambda: greedy_search(dec, embeds, mask, max_new_tokens=steps, **kw),
+                  lambda: greedy_search(dec, embeds, mask, max_new_tokens=64, constraint=cons,
+                                        **slow, **kw),
+                  args.reps)
+    fvp = _paired(lambda: greedy_search(dec, embeds, mask, max_new_tokens=steps, **kw),
                   lambda: greedy_search(dec, embeds, mask, max_new_tokens=64, constraint=cons, **kw),
                   args.reps)
 
@@ -234,6 +273,20 @@ def run(args) -> dict:
 
     bvs = _paired(lambda: greedy_search(dec, embeds, mask, max_new_tokens=n, **kw), one_by_one,
                   max(1, args.reps // 2))
+    hf_beam = _vs_hf(model, tok, dec, embeds, mask, fsa, 64, max(1, args.reps // 2), enc_dec,
+                     beam=args.beam)
+
+    # mixed batch: half free ASR-like items, half labels
+    free = free_automaton(dec.vocab_size)
+    mixed, (lab_start, free_start) = TokenAutomaton.union([fsa, free])
+    starts = [lab_start if i % 2 else free_start for i in range(B)]
+    hf_mixed = _vs_hf(model, tok, dec, embeds, mask, mixed, n, max(1, args.reps // 2), enc_dec,
+                      starts=starts)
+    mcons = Constraint(mixed, torch.tensor(starts))
+    mvs = _paired(lambda: greedy_search(dec, embeds, mask, max_new_tokens=n, constraint=mcons, **kw),
+                  lambda: greedy_search(dec, embeds, mask, max_new_tokens=n, constraint=mcons,
+                                        **slow, **kw),
+                  max(1, args.reps // 2))
     return {
         "llm": args.llm, "vocab": args.vocab, "hidden": args.hidden, "layers": args.layers,
         "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
@@ -243,13 +296,16 @@ def run(args) -> dict:
         "plain_greedy_s": cvp["a_s"], "constrained_greedy_s": cvp["b_s"],
         "plain_greedy_min_s": cvp["a_min_s"], "constrained_greedy_min_s": cvp["b_min_s"],
         "constrained_over_plain": cvp["ratio"],
+        "constrained_fast_s": fvp["b_s"], "constrained_fast_over_plain": fvp["ratio"],
         "labels_hf_prefix_allowed_s": hf_labels["hf_s"], "labels_ours_s": hf_labels["ours_s"],
         "labels_hf_min_s": hf_labels["hf_min_s"], "labels_ours_min_s": hf_labels["ours_min_s"],
         "labels_hf_over_ours": hf_labels["ratio"], "labels_hf_same_output": hf_labels["same"],
+        "labels_hf_steps": hf_labels["hf_steps"], "labels_ours_steps": hf_labels["steps"],
         "joint_steps": hf_joint["steps"],
         "joint_hf_prefix_allowed_s": hf_joint["hf_s"], "joint_ours_s": hf_joint["ours_s"],
         "joint_hf_min_s": hf_joint["hf_min_s"], "joint_ours_min_s": hf_joint["ours_min_s"],
         "joint_hf_over_ours": hf_joint["ratio"], "joint_hf_same_output": hf_joint["same"],
+        "joint_hf_steps": hf_joint["hf_steps"],
         "constraint_step_ms_ours_labels": micro["labels"]["ours_ms"],
         "constraint_step_ms_hf_labels": micro["labels"]["hf_ms"],
         "constraint_step_hf_over_ours_labels": micro["labels"]["ratio"],
@@ -259,6 +315,14 @@ def run(args) -> dict:
         "batched_s": bvs["a_s"], "per_utterance_s": bvs["b_s"],
         "batched_over_per_utterance_throughput": bvs["ratio"],
         "new_tokens": n,
+        "beam": args.beam, "beam_hf_prefix_allowed_s": hf_beam["hf_s"],
+        "beam_ours_s": hf_beam["ours_s"], "beam_hf_over_ours": hf_beam["ratio"],
+        "beam_same_fraction": hf_beam["agree"], "beam_ours_steps": hf_beam["steps"],
+        "beam_hf_steps": hf_beam["hf_steps"],
+        "mixed_fast_s": mvs["a_s"], "mixed_plain_s": mvs["b_s"],
+        "mixed_plain_over_fast": mvs["ratio"],
+        "mixed_hf_prefix_allowed_s": hf_mixed["hf_s"], "mixed_hf_over_ours": hf_mixed["ratio"],
+        "mixed_hf_same_output": hf_mixed["same"],
     }
 
 
@@ -274,6 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--labels", type=int, default=60, help="closed label set size (SLURP: 60)")
     p.add_argument("--new-tokens", type=int, default=24, help="free decoding length")
     p.add_argument("--joint-tokens", type=int, default=24, help="joint decoding length limit")
+    p.add_argument("--beam", type=int, default=4, help="beam size of the beam-search comparison")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args(argv)

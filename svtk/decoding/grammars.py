@@ -97,8 +97,8 @@ class _Grammar:
     def __init__(self, tokenizer, vocab_size: int):
         self.tok = tokenizer
         self.V = int(vocab_size)
-        self.b = AutomatonBuilder(self.V)
         self.eos = _eos(tokenizer)
+        self.b = AutomatonBuilder(self.V, eos_id=self.eos)
         self.special = special_ids(tokenizer, self.V)
         self.final = self.b.new_state()
         self.b.add_edge(self.final, self.eos, self.final)

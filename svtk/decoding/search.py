@@ -10,6 +10,16 @@ padding at no cost), ranks by summed log-probability, stops when every beam of e
 ended, and picks the final hypothesis by ``score / length ** length_penalty`` (length counts the
 end-of-sequence token). With ``beam=1`` it is greedy search.
 
+Two shortcuts leave the outputs unchanged and save decoder work:
+
+- *jump-forward* (greedy): an item whose automaton state has a forced tail (every remaining
+  step allows one token, up to end of sequence; see :mod:`svtk.decoding.automata`) ends at once
+  with the tail appended. In a label set, the model runs only until the pieces so far pick one
+  label, often just the prefill;
+- *compaction* (greedy and beam): when the items still decoding fall below ``compact_below``
+  of the rows in the decoder state, the state keeps only their rows (``decoder.reorder`` with a
+  subset), so in a mixed batch the long free-text items do not drag finished ones along.
+
 Usage::
 
     res = greedy_search(dec, embeds, mask, eos_id=tok.eos_token_id, max_new_tokens=64,
@@ -40,7 +50,12 @@ class Constraint:
 @dataclass
 class SearchResult:
     sequences: list[list[int]]  # per item, generated ids without end-of-sequence and padding
-    scores: torch.Tensor  # (B,) summed log-probability of the chosen hypothesis (with eos)
+    # (B,) summed log-probability of the chosen hypothesis (with eos), under the constraint's
+    # masking without renormalisation. Tokens appended by greedy jump-forward (a forced tail)
+    # add 0: they are certain under the constraint and the model is not run for them, so such
+    # a score is the sum over the tokens the model chose, not the model's score of the whole
+    # sequence (``score_sequences`` gives that).
+    scores: torch.Tensor
     lengths: torch.Tensor  # (B,) tokens generated, counting eos
     finished: torch.Tensor  # (B,) bool: ended with eos (False: cut by max_new_tokens)
     steps: int  # decoder steps run (for benchmarks)
@@ -65,32 +80,76 @@ def _prepare(constraint: Constraint | None, device, B: int):
 @torch.inference_mode()
 def greedy_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.Tensor, *,
                   eos_id: int, pad_id: int | None = None, max_new_tokens: int = 128,
-                  constraint: Constraint | None = None) -> SearchResult:
-    """Greedy decoding of a batch: ``embeds (B, T, D)``, ``mask (B, T)``."""
+                  constraint: Constraint | None = None, jump_forward: bool = True,
+                  compact_below: float = 0.75) -> SearchResult:
+    """Greedy decoding of a batch: ``embeds (B, T, D)``, ``mask (B, T)``.
+
+    ``jump_forward``: an item whose automaton state has a forced tail (see
+    :mod:`svtk.decoding.automata`) ends at once with the tail appended, without decoder steps
+    for it (needs ``constraint.automaton.eos_id == eos_id``). ``compact_below``: when the
+    fraction of rows still decoding drops below this, the decoder state keeps only those rows
+    (``decoder.reorder`` with a subset), so later steps run on fewer rows; 0 never compacts.
+    Neither changes the output sequences; jump-forward changes ``scores`` (see SearchResult).
+    """
     pad_id = eos_id if pad_id is None else pad_id
     B, device = embeds.shape[0], embeds.device
     fsa, cstate = _prepare(constraint, device, B)
-    state, logp = decoder.start(embeds, mask)  # (B, V)
-    out = torch.full((B, max_new_tokens), pad_id, dtype=torch.long, device=device)
+    jump = fsa is not None and jump_forward and fsa.eos_id == eos_id and fsa.max_tail > 0
+    L = fsa.max_tail if jump else 0
+    out = torch.full((B, max_new_tokens + L), pad_id, dtype=torch.long, device=device)
     scores = torch.zeros(B, device=device)
     lengths = torch.zeros(B, dtype=torch.long, device=device)
-    finished = torch.zeros(B, dtype=torch.bool, device=device)
+    finished = torch.zeros(B, dtype=torch.bool, device=device)  # ended with eos
+    done = torch.zeros(B, dtype=torch.bool, device=device)  # ended, or cut by max_new_tokens
+    rows = torch.arange(B, device=device)  # (N,) item of each row of the decoder state
+
+    def forced(rows: torch.Tensor, cst: torch.Tensor, col: int) -> None:
+        """Finish the items of ``rows`` whose state ``cst`` has a forced tail, which is written
+        from column ``col`` on (cut at max_new_tokens like any other output)."""
+        tl = fsa.tail_len[cst]  # (N,)
+        hit = (tl > 0) & ~done[rows]
+        tail = torch.where(hit[:, None] & (fsa.tails[cst] >= 0), fsa.tails[cst], pad_id)
+        out[rows, col : col + L] = torch.where(hit[:, None], tail, out[rows, col : col + L])
+        room = max_new_tokens - col
+        lengths.index_add_(0, rows, torch.where(hit, tl.clamp(max=room), 0))
+        finished[rows] = finished[rows] | (hit & (tl <= room))
+        done[rows] = done[rows] | hit
+
+    if jump:
+        forced(rows, cstate, 0)
+        if bool(done.all()):  # every item forced from the start: no need for the model
+            seqs = [_strip(out[i], int(lengths[i]), eos_id) for i in range(B)]
+            return SearchResult(seqs, scores, lengths, finished, 0)
+    state, logp = decoder.start(embeds, mask)  # (B, V)
     steps = 0
     for t in range(max_new_tokens):
         if fsa is not None:
             logp = fsa.mask_(logp, cstate)  # logp is this step's own tensor
-        best, tok = logp.max(dim=-1)  # (B,), (B,)
-        live = ~finished
+        best, tok = logp.max(dim=-1)  # (N,), (N,)
+        live = ~done[rows]  # (N,)
         tok = torch.where(live, tok, pad_id)
-        scores += torch.where(live, best, 0.0)
-        lengths += live
-        out[:, t] = tok
+        scores.index_add_(0, rows, torch.where(live, best, 0.0))
+        lengths.index_add_(0, rows, live.long())
+        out[rows, t] = torch.where(live, tok, out[rows, t])  # keep forced tails written there
+        ended = live & (tok == eos_id)
+        finished[rows] = finished[rows] | ended
+        done[rows] = done[rows] | ended
+        steps = t + 1
         if fsa is not None:
             cstate = torch.where(live, fsa.advance(cstate, tok), cstate)
-        finished |= tok == eos_id
-        steps = t + 1
-        if t + 1 == max_new_tokens or bool(finished.all()):
+            if jump and t + 1 < max_new_tokens:
+                forced(rows, cstate, t + 1)
+        if t + 1 == max_new_tokens:
             break
+        keep = (~done[rows]).nonzero().flatten()  # (N',)
+        n = keep.numel()
+        if n == 0:
+            break
+        if n < compact_below * rows.numel():
+            state = decoder.reorder(state, keep)
+            rows, tok = rows[keep], tok[keep]
+            if fsa is not None:
+                cstate = cstate[keep]
         state, logp = decoder.step(state, tok)
     seqs = [_strip(out[i], int(lengths[i]), eos_id) for i in range(B)]
     return SearchResult(seqs, scores, lengths, finished, steps)
@@ -99,8 +158,14 @@ def greedy_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch
 @torch.inference_mode()
 def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.Tensor, *,
                 beam: int, eos_id: int, pad_id: int | None = None, max_new_tokens: int = 128,
-                length_penalty: float = 1.0, constraint: Constraint | None = None) -> SearchResult:
-    """Beam search of a batch: ``embeds (B, T, D)``, ``mask (B, T)``; ``beam`` hypotheses each."""
+                length_penalty: float = 1.0, constraint: Constraint | None = None,
+                compact_below: float = 0.75) -> SearchResult:
+    """Beam search of a batch: ``embeds (B, T, D)``, ``mask (B, T)``; ``beam`` hypotheses each.
+
+    ``compact_below``: when the fraction of items with a beam still open drops below this, the
+    finished items' results are stored and their rows leave the decoder state (folded into the
+    per-step beam reorder, so it costs nothing extra); 0 never compacts. Outputs are unchanged.
+    """
     if beam < 1:
         raise ValueError(f"beam must be >= 1, got {beam}")
     pad_id = eos_id if pad_id is None else pad_id
@@ -119,16 +184,41 @@ def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.T
     finished = torch.zeros(B * K, dtype=torch.bool, device=device)
     pad_row = torch.full((V,), NEG_INF, device=device)
     pad_row[pad_id] = 0.0  # a finished beam extends only with padding, at no cost
-    base = (torch.arange(B, device=device) * K)[:, None]  # (B, 1)
+    items = torch.arange(B, device=device)  # (n,) the items still in the state
+    beams = torch.arange(K, device=device)
+    seqs: list[list[int] | None] = [None] * B
+    out_scores = torch.zeros(B, device=device)
+    out_lengths = torch.zeros(B, dtype=torch.long, device=device)
+    out_ended = torch.zeros(B, dtype=torch.bool, device=device)
+
+    def pick(sel: torch.Tensor) -> None:
+        """Store the final hypothesis of the active items ``sel`` (local indices)."""
+        rows = (sel[:, None] * K + beams).view(-1)  # (m*K,)
+        flat = scores.index_select(0, sel).view(-1)
+        lens = lengths.index_select(0, rows)
+        norm = flat / lens.clamp(min=1).float().pow(length_penalty)
+        norm = torch.where(flat == NEG_INF, NEG_INF, norm).view(-1, K)
+        j = norm.argmax(dim=-1)  # (m,)
+        best = rows.view(-1, K).gather(1, j[:, None]).squeeze(1)  # (m,) rows of hist
+        dst = items.index_select(0, sel)
+        out_scores[dst] = flat.view(-1, K).gather(1, j[:, None]).squeeze(1)
+        out_lengths[dst] = lengths[best]
+        last = hist[best, (lengths[best] - 1).clamp(min=0)]
+        out_ended[dst] = (lengths[best] > 0) & (last == eos_id)
+        for d, r in zip(dst.tolist(), best.tolist(), strict=True):
+            seqs[d] = _strip(hist[r], int(lengths[r]), eos_id)
+
     steps = 0
     for t in range(max_new_tokens):
+        n = items.numel()
+        base = (torch.arange(n, device=device) * K)[:, None]  # (n, 1)
         if fsa is not None:
             logp = fsa.mask_(logp, cstate)
         logp = torch.where(finished[:, None], pad_row, logp)
-        cand = (scores.view(B * K, 1) + logp).view(B, K * V)
-        top, idx = cand.topk(K, dim=-1)  # (B, K)
-        src = (base + torch.div(idx, V, rounding_mode="floor")).view(-1)  # (B*K,)
-        tok = (idx % V).view(-1)  # (B*K,)
+        cand = (scores.view(n * K, 1) + logp).view(n, K * V)
+        top, idx = cand.topk(K, dim=-1)  # (n, K)
+        src = (base + torch.div(idx, V, rounding_mode="floor")).view(-1)  # (n*K,)
+        tok = (idx % V).view(-1)  # (n*K,)
         was_finished = finished.index_select(0, src)
         dead = top.view(-1) == NEG_INF  # fewer allowed continuations than beams
         tok = torch.where(was_finished | dead, pad_id, tok)
@@ -142,18 +232,25 @@ def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.T
             cstate = cstate.index_select(0, src)
             cstate = torch.where(live, fsa.advance(cstate, tok), cstate)
         steps = t + 1
-        if t + 1 == max_new_tokens or bool(finished.all()):
+        if t + 1 == max_new_tokens:
             break
+        open_items = ~finished.view(n, K).all(dim=-1)  # (n,)
+        m = int(open_items.sum())
+        if m == 0:
+            break
+        if m < compact_below * n:
+            pick((~open_items).nonzero().flatten())
+            keep = open_items.nonzero().flatten()  # (m,)
+            rows = (keep[:, None] * K + beams).view(-1)  # (m*K,)
+            items, scores = items.index_select(0, keep), scores.index_select(0, keep)
+            hist, lengths = hist.index_select(0, rows), lengths.index_select(0, rows)
+            finished, tok, src = finished.index_select(0, rows), tok.index_select(0, rows), src[rows]
+            if fsa is not None:
+                cstate = cstate.index_select(0, rows)
         state = decoder.reorder(state, src)
         state, logp = decoder.step(state, tok)
-    flat = scores.view(-1)
-    norm = flat / lengths.clamp(min=1).float().pow(length_penalty)
-    norm = torch.where(flat == NEG_INF, NEG_INF, norm).view(B, K)
-    best = base.view(-1) + norm.argmax(dim=-1)  # (B,)
-    seqs = [_strip(hist[i], int(lengths[i]), eos_id) for i in best.tolist()]
-    ended = torch.tensor([bool(hist[i, lengths[i] - 1] == eos_id) if lengths[i] > 0 else False
-                          for i in best.tolist()], device=device)
-    return SearchResult(seqs, flat[best], lengths[best], ended, steps)
+    pick(torch.arange(items.numel(), device=device))
+    return SearchResult(seqs, out_scores, out_lengths, out_ended, steps)
 
 
 def search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.Tensor, *, beam: int = 1,

@@ -233,3 +233,37 @@ class RandomLogitsDecoder:
 
     def reorder(self, state, index):
         return state
+
+
+class HashLogitsDecoder:
+    """An incremental decoder whose log-probabilities are a pseudo-random function of (item,
+    tokens so far): unlike :class:`RandomLogitsDecoder` the scores do not depend on how rows
+    are batched, selected or reordered, so searches that run different numbers of steps on
+    different rows (jump-forward, batch compaction) can be compared output for output."""
+
+    llm_kind = "hash"
+
+    def __init__(self, vocab_size: int, seed: int = 0, scale: float = 4.0):
+        self.vocab_size = vocab_size
+        self.seed = seed
+        self.scale = scale
+        self.calls = 0  # rows computed, over all steps (what compaction saves)
+
+    def _draw(self, state: list[tuple[int, tuple[int, ...]]]) -> torch.Tensor:
+        self.calls += len(state)
+        rows = []
+        for item, hist in state:
+            g = torch.Generator().manual_seed(zlib.crc32(repr((self.seed, item, hist)).encode()))
+            rows.append(torch.randn(self.vocab_size, generator=g) * self.scale)
+        return torch.log_softmax(torch.stack(rows), dim=-1)  # (N, V)
+
+    def start(self, embeds, mask):
+        state = [(i, ()) for i in range(embeds.shape[0])]
+        return state, self._draw(state)
+
+    def step(self, state, tokens):
+        state = [(i, h + (t,)) for (i, h), t in zip(state, tokens.tolist(), strict=True)]
+        return state, self._draw(state)
+
+    def reorder(self, state, index):
+        return [state[j] for j in index.tolist()]

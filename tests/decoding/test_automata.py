@@ -92,3 +92,70 @@ def test_union_keeps_each_part_separate():
     assert u.walk([7, 7, 2, EOS], starts[2]) == starts[2]
     states = torch.tensor(starts)
     assert torch.isfinite(u.mask(torch.zeros(3, V), states)).sum(1).tolist() == [1, 1, V]
+
+
+def _eos_trie(seqs):
+    b = AutomatonBuilder(V, eos_id=EOS)
+    start, final = b.new_state(), b.new_state()
+    b.add_edge(final, EOS, final)
+    for leaf in b.add_sequences(start, seqs):
+        b.add_edge(leaf, EOS, final)
+    return b.build(start), final
+
+
+def _tail(fsa, prefix):
+    s = fsa.walk(prefix)
+    return fsa.tails[s, : fsa.tail_len[s]].tolist()
+
+
+def test_forced_tails_of_a_trie():
+    fsa, final = _eos_trie([[5, 6], [5, 6, 7], [8, 9, 10]])
+    assert _tail(fsa, []) == []  # 5 or 8
+    assert _tail(fsa, [5]) == []  # 6 is forced, but then eos or 7: not forced to the end
+    assert _tail(fsa, [5, 6]) == []  # a label that is a prefix of another
+    assert _tail(fsa, [5, 6, 7]) == [EOS]
+    assert _tail(fsa, [8]) == [9, 10, EOS]
+    assert _tail(fsa, [8, 9]) == [10, EOS]
+    assert _tail(fsa, [8, 9, 10, EOS]) == [EOS]  # the end state loops on eos
+    assert fsa.max_tail == 3
+    single, _ = _eos_trie([[3, 4]])
+    assert _tail(single, []) == [3, 4, EOS]  # one label: nothing to decide
+
+
+def test_no_tails_without_eos_through_free_states_or_around_cycles():
+    fsa, _ = _trie([[8, 9, 10]])  # built without eos_id
+    assert fsa.eos_id is None and fsa.max_tail == 0 and int(fsa.tail_len.sum()) == 0
+    b = AutomatonBuilder(V, eos_id=EOS)
+    s, loop_a, loop_b, free, final = (b.new_state() for _ in range(5))
+    b.add_edge(final, EOS, final)
+    b.add_edge(s, 2, loop_a)
+    b.add_edge(loop_a, 3, loop_b)  # forced cycle a -> b -> a never reaches eos
+    b.add_edge(loop_b, 4, loop_a)
+    b.add_edge(s, 5, free)
+    b.set_free(free, forbidden=[EOS, 6])
+    b.add_edge(free, 6, final)
+    fsa = b.build(s)
+    assert _tail(fsa, [2]) == [] and _tail(fsa, [2, 3]) == []
+    assert _tail(fsa, [5]) == [] and _tail(fsa, [5, 7, 6]) == [EOS]
+    # a free state allowing a single token is forced too
+    b = AutomatonBuilder(V, eos_id=EOS)
+    s, final = b.new_state(), b.new_state()
+    b.set_free(s, forbidden=[t for t in range(V) if t != 7], default=final)
+    b.add_edge(final, EOS, final)
+    assert _tail(b.build(s), []) == [7, EOS]
+
+
+def test_union_keeps_tails_and_drops_them_on_conflicting_eos():
+    a, _ = _eos_trie([[2, 3]])
+    c, _ = _eos_trie([[4], [4, 5, 6]])
+    u, starts = TokenAutomaton.union([a, c, free_automaton(V)])
+    assert u.eos_id == EOS and u.max_tail == 3
+    assert u.tails[starts[0], : u.tail_len[starts[0]]].tolist() == [2, 3, EOS]
+    s = u.walk([4, 5], starts[1])
+    assert u.tails[s, : u.tail_len[s]].tolist() == [6, EOS]
+    assert int(u.tail_len[starts[2]]) == 0
+    b = AutomatonBuilder(V, eos_id=0)
+    s0 = b.new_state()
+    b.add_edge(s0, 0, s0)
+    other, _ = TokenAutomaton.union([a, b.build(s0)])
+    assert other.eos_id is None and int(other.tail_len.sum()) == 0

@@ -57,6 +57,20 @@ def test_constrained_mixed_batch(model, beam):
     assert asr == [r["hyp"] for r in free if r["task"] == "asr"]  # free items are untouched
 
 
+def test_search_shortcuts_do_not_change_records(model, monkeypatch):
+    """The driver gets jump-forward and compaction from search; without them: same hypotheses."""
+    import functools
+
+    import svtk.decoding.search as search_mod
+
+    cuts = dummy_task_cuts(9)
+    fast = _records(model, cuts, batch_size=9, constrained=True, joint=True)
+    monkeypatch.setattr(search_mod, "greedy_search", functools.partial(
+        search_mod.greedy_search, jump_forward=False, compact_below=0.0))
+    slow = _records(model, cuts, batch_size=9, constrained=True, joint=True)
+    assert [(r["raw"], r["finished"]) for r in fast] == [(r["raw"], r["finished"]) for r in slow]
+
+
 def test_joint_records_are_parsed(model):
     cuts = dummy_task_cuts(6, tasks=("asr", "ic"))
     recs = list(decode_cuts(model, cuts, DecodeConfig(constrained=True, joint=True, max_new_tokens=40)))

@@ -83,7 +83,11 @@ def test_beam_finds_at_least_as_good_as_greedy_under_constraint(setup):
     beam = beam_search(dec, embeds, mask, beam=len(LABELS) * 2, length_penalty=0.0,
                        constraint=c, **_kw(tok, 12))
     assert bool(beam.finished.all()) and bool(greedy.finished.all())
-    assert (beam.scores >= greedy.scores - 1e-4).all()
+    # greedy's forced tails score 0 (jump-forward): compare with the model's own score of them
+    greedy_model = score_sequences(dec, embeds, mask, greedy.sequences, eos_id=tok.eos_token_id,
+                                   constraint=c)
+    assert (greedy.scores >= greedy_model - 1e-4).all()
+    assert (beam.scores >= greedy_model - 1e-4).all()
     # the returned score is the model's own (constrained) score of the returned sequence
     rescored = score_sequences(dec, embeds, mask, beam.sequences, eos_id=tok.eos_token_id,
                                constraint=c)
@@ -103,3 +107,64 @@ def test_free_beam_search_scores_match_rescoring(setup):
         s = score_sequences(dec, embeds[i : i + 1], mask[i : i + 1], [seq],
                             eos_id=tok.eos_token_id, add_eos=done)
         assert s.item() == pytest.approx(res.scores[i].item(), abs=1e-3)
+
+
+class _Counting:
+    """Wraps a decoder, counting the rows each step runs on."""
+
+    def __init__(self, dec):
+        self.dec, self.rows = dec, []
+        self.llm_kind, self.vocab_size = dec.llm_kind, dec.vocab_size
+
+    def start(self, embeds, mask):
+        return self.dec.start(embeds, mask)
+
+    def step(self, state, tokens):
+        self.rows.append(tokens.shape[0])
+        return self.dec.step(state, tokens)
+
+    def reorder(self, state, index):
+        return self.dec.reorder(state, index)
+
+
+def test_compaction_and_jump_forward_keep_outputs(setup):
+    """Label items end early (some by a forced tail) and leave the batch; free items go on
+    with the KV cache rows of the survivors only (decoder-only and encoder-decoder)."""
+    from svtk.decoding.automata import TokenAutomaton, free_automaton
+
+    model, tok, dec, embeds, mask, _ = setup
+    labels = build_grammar("labels", tok, dec.vocab_size, labels=LABELS)
+    fsa, (lab, free) = TokenAutomaton.union([labels, free_automaton(dec.vocab_size)])
+    B = embeds.shape[0]
+    c = Constraint(fsa, torch.tensor([lab if i % 2 else free for i in range(B)]))
+    ref = greedy_search(dec, embeds, mask, constraint=c, jump_forward=False, compact_below=0.0,
+                        **_kw(tok, 12))
+    counting = _Counting(dec)
+    fast = greedy_search(counting, embeds, mask, constraint=c, compact_below=1.01, **_kw(tok, 12))
+    assert fast.sequences == ref.sequences
+    assert fast.finished.tolist() == ref.finished.tolist()
+    assert fast.lengths.tolist() == ref.lengths.tolist()
+    assert counting.rows[0] < B  # label items dropped out after the first token
+    assert counting.rows == sorted(counting.rows, reverse=True)
+    for i in range(0, B, 2):  # free items: the model's own scores, untouched by the constraint
+        assert fast.scores[i].item() == pytest.approx(ref.scores[i].item(), abs=1e-4)
+    plain = greedy_search(dec, embeds, mask, compact_below=1.01, **_kw(tok, 12))
+    assert [plain.sequences[i] for i in range(0, B, 2)] == [ref.sequences[i] for i in range(0, B, 2)]
+
+
+def test_beam_compaction_keeps_outputs(setup):
+    from svtk.decoding.automata import TokenAutomaton, free_automaton
+
+    model, tok, dec, embeds, mask, _ = setup
+    labels = build_grammar("labels", tok, dec.vocab_size, labels=LABELS)
+    fsa, (lab, free) = TokenAutomaton.union([labels, free_automaton(dec.vocab_size)])
+    B = embeds.shape[0]
+    c = Constraint(fsa, torch.tensor([lab if i % 2 else free for i in range(B)]))
+    ref = beam_search(dec, embeds, mask, beam=3, constraint=c, compact_below=0.0, **_kw(tok, 12))
+    counting = _Counting(dec)
+    fast = beam_search(counting, embeds, mask, beam=3, constraint=c, compact_below=1.01,
+                       **_kw(tok, 12))
+    assert fast.sequences == ref.sequences
+    assert fast.finished.tolist() == ref.finished.tolist()
+    assert torch.allclose(fast.scores, ref.scores, atol=1e-4)
+    assert counting.rows[-1] < 3 * B  # finished label items left the batch
