@@ -248,8 +248,10 @@ def find_phases(exp_dir: str | Path) -> list:
 def training_summary(phases: list) -> dict:
     """Steps, final/best losses, non-finite losses, max grad norm, and a divergence verdict.
 
-    ``diverged``: any non-finite train loss, or the last tenth of train losses averaging more
-    than 1.5x the lowest smoothed train loss reached (a loss that blew up and stayed up).
+    ``diverged``: any non-finite train loss, or the last tenth of the final phase's train
+    losses averaging more than 1.5x the lowest smoothed train loss that phase reached (a loss
+    that blew up and stayed up). Only the final phase is compared with itself: a curriculum
+    changes the task mix between phases (ASR only, then every task), and with it the loss scale.
     """
     from svtk.scoring.plots import smooth
 
@@ -260,9 +262,10 @@ def training_summary(phases: list) -> dict:
         grads += [g for g in p.series("grad_norm")[1] if math.isfinite(g)]
     finite = [y for y in ys if math.isfinite(y)]
     nonfinite = len(ys) - len(finite)
-    tail = finite[-max(1, len(finite) // 10):] if finite else []
+    last = [y for y in (phases[-1].series("loss")[1] if phases else []) if math.isfinite(y)]
+    tail = last[-max(1, len(last) // 10):] if last else []
     final = sum(tail) / len(tail) if tail else None
-    sm = [v for v in smooth(ys, max(1, len(ys) // 20)) if math.isfinite(v)]
+    sm = [v for v in smooth(last, max(1, len(last) // 20)) if math.isfinite(v)]
     best = min(sm) if sm else None
     fv = [v for v in vys if math.isfinite(v)]
     diverged = nonfinite > 0 or (final is not None and best is not None and final > 1.5 * best)

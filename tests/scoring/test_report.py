@@ -94,6 +94,20 @@ def test_training_summary_detects_divergence(exps):
     assert training_summary(find_phases(main))["steps"] == 120
 
 
+def test_curriculum_change_of_task_mix_is_not_divergence():
+    """ASR-only phases reach a low loss; the all-task phase starts higher and decreases: that is
+    a new objective, not divergence. A last phase that blows up (finite losses) still is."""
+    from svtk.scoring.plots import Phase, chain
+    from svtk.testing.scoring import metrics_events
+
+    asr_only = Phase("phase2a", metrics_events(1, 40, 3.0, 0.6))
+    mixed = Phase("phase2b", metrics_events(2, 40, 2.4, 1.4))
+    assert not training_summary(chain([asr_only, mixed]))["diverged"]
+    blown = [dict(e, loss=e["loss"] * (4 if e["step"] > 20 else 1)) for e in
+             metrics_events(3, 40, 2.4, 1.4)]
+    assert training_summary(chain([asr_only, Phase("phase2b", blown)]))["diverged"]
+
+
 def test_nothing_to_report(tmp_path):
     assert run(["report", "--exp-dir", str(tmp_path), "--no-confusion-plots"]) == 2
     with pytest.raises(UserError, match="nothing to report"):
