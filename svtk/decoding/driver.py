@@ -59,6 +59,13 @@ class DecodeConfig:
     max_duration: float | None = None  # most seconds of audio in a batch (batch_size still caps it)
     slot_tasks: list[str] = field(default_factory=lambda: ["sf"])  # outputs `type: value; ...`
     tasks: list[str] | None = None  # decode only these tasks (None: all)
+    # greedy: an item whose constraint forces the rest of its output (a label settled by its
+    # first tokens) ends without more decoder steps; same outputs, but its "score" leaves out
+    # the forced tokens (certain under the constraint)
+    jump_forward: bool = True
+    # drop finished items from the decoder's batch once fewer than this fraction still decode
+    # (0: never); outputs are the same
+    compact_below: float = 0.75
 
     def __post_init__(self) -> None:
         if self.beam < 1:
@@ -231,7 +238,8 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
                                                  embeds.device)
                 res = search(decoder, embeds, mask, beam=opts.beam, eos_id=eos, pad_id=pad,
                              max_new_tokens=opts.max_new_tokens, length_penalty=opts.length_penalty,
-                             constraint=constraint)
+                             constraint=constraint, jump_forward=opts.jump_forward,
+                             compact_below=opts.compact_below)
             texts = tok.batch_decode(res.sequences, skip_special_tokens=True)
             for cut, text, score, done in zip(prepared, texts, res.scores.tolist(),
                                               res.finished.tolist(), strict=True):

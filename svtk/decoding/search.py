@@ -255,10 +255,12 @@ def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.T
 
 def search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.Tensor, *, beam: int = 1,
            **kwargs) -> SearchResult:
-    """Greedy for ``beam == 1`` (cheaper bookkeeping), else beam search."""
+    """Greedy for ``beam == 1`` (cheaper bookkeeping), else beam search (which takes no
+    ``jump_forward``: its scores need every token's log-probability)."""
     if beam == 1:
         kwargs.pop("length_penalty", None)
         return greedy_search(decoder, embeds, mask, **kwargs)
+    kwargs.pop("jump_forward", None)
     return beam_search(decoder, embeds, mask, beam=beam, **kwargs)
 
 

@@ -57,18 +57,25 @@ def test_constrained_mixed_batch(model, beam):
     assert asr == [r["hyp"] for r in free if r["task"] == "asr"]  # free items are untouched
 
 
-def test_search_shortcuts_do_not_change_records(model, monkeypatch):
-    """The driver gets jump-forward and compaction from search; without them: same hypotheses."""
-    import functools
+@pytest.mark.parametrize("beam", [1, 3])
+def test_search_shortcuts_do_not_change_records(model, beam):
+    """Jump-forward and compaction (on by default) leave the hypotheses as they are."""
+    cuts = dummy_task_cuts(9)
+    kw = dict(batch_size=9, constrained=True, joint=True, beam=beam)
+    fast = _records(model, cuts, **kw)
+    slow = _records(model, cuts, jump_forward=False, compact_below=0.0, **kw)
+    assert [(r["raw"], r["finished"]) for r in fast] == [(r["raw"], r["finished"]) for r in slow]
 
+
+def test_shortcut_options_reach_the_search(model, monkeypatch):
     import svtk.decoding.search as search_mod
 
-    cuts = dummy_task_cuts(9)
-    fast = _records(model, cuts, batch_size=9, constrained=True, joint=True)
-    monkeypatch.setattr(search_mod, "greedy_search", functools.partial(
-        search_mod.greedy_search, jump_forward=False, compact_below=0.0))
-    slow = _records(model, cuts, batch_size=9, constrained=True, joint=True)
-    assert [(r["raw"], r["finished"]) for r in fast] == [(r["raw"], r["finished"]) for r in slow]
+    seen = []
+    real = search_mod.greedy_search
+    monkeypatch.setattr(search_mod, "greedy_search",
+                        lambda *a, **kw: seen.append(kw) or real(*a, **kw))
+    _records(model, dummy_task_cuts(3), constrained=True, jump_forward=False, compact_below=0.5)
+    assert seen and all(kw["jump_forward"] is False and kw["compact_below"] == 0.5 for kw in seen)
 
 
 def test_joint_records_are_parsed(model):
