@@ -36,6 +36,8 @@ section "Decoding at batch 32 (decoder-only LLM): constraints, transformers, bat
   python -m svtk.decoding.bench --llm llama --batch 32 --reps 5
 section "Decoding at batch 32 (encoder-decoder LLM)" \
   python -m svtk.decoding.bench --llm t5 --batch 32 --reps 5
+section "Decoding at batch 32, Qwen2's 152k vocabulary (the per-item allowed lists of HF's interface grow with it)" \
+  python -m svtk.decoding.bench --llm qwen2 --vocab 151936 --batch 32 --reps 3
 section "Scoring" python -m svtk.scoring.bench --utts 10000
 
 {
