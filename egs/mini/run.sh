@@ -34,6 +34,7 @@ hours=                            # corpus size in hours (default: the synth con
 synth_config=conf/synth.yaml
 tasks_config=conf/tasks.yaml
 train_config=conf/train.yaml      # pre-training phases + curriculum
+decode_config=conf/decode.yaml    # output length caps (the flags of each decode add the rest)
 model_config=../../conf/model/mini.yaml
 data=data
 exp=exp/mini                      # the curriculum experiment
@@ -115,25 +116,25 @@ if [ $stage -le 11 ] && [ $stop_stage -ge 11 ]; then
   stage_banner 11 "decode"
   # held-out sentences: training voices and never-heard voices; constrained and free
   for split in test_seen test_unseen; do
-    svtk decode --exp-dir $exp --data-dir $data/tasks --split $split --prompts train --constrained
+    svtk decode --config $decode_config --exp-dir $exp --data-dir $data/tasks --split $split --prompts train --constrained
   done
-  svtk decode --exp-dir $exp --data-dir $data/tasks --split test_seen --prompts train --no-constrained
+  svtk decode --config $decode_config --exp-dir $exp --data-dir $data/tasks --split test_seen --prompts train --no-constrained
   # prompts never seen in training
-  svtk decode --exp-dir $exp --data-dir $data/tasks --split test_seen --prompts unseen --constrained
+  svtk decode --config $decode_config --exp-dir $exp --data-dir $data/tasks --split test_seen --prompts unseen --constrained
   # intents held out of training; the prompts list the candidate intents (paper Table 7)
   for c in --constrained --no-constrained; do
-    svtk decode --exp-dir $exp --data-dir $data/tasks --split test_heldout_ic --prompts cut $c
+    svtk decode --config $decode_config --exp-dir $exp --data-dir $data/tasks --split test_heldout_ic --prompts cut $c
   done
   # joint decoding: transcript first, then the task output
-  svtk decode --exp-dir $exp --data-dir $data/tasks --split test_seen_joint --prompts cut --constrained --joint
+  svtk decode --config $decode_config --exp-dir $exp --data-dir $data/tasks --split test_seen_joint --prompts cut --constrained --joint
   # the all-at-once model on the same test
-  svtk decode --exp-dir $exp_all --data-dir $data/tasks --split test_seen --prompts train --constrained
+  svtk decode --config $decode_config --exp-dir $exp_all --data-dir $data/tasks --split test_seen --prompts train --constrained
 fi
 
 if [ $stage -le 12 ] && [ $stop_stage -ge 12 ]; then
   stage_banner 12 "cascade baselines: GT->LLM and ASR->LLM (paper Table 2)"
   for system in gt-llm asr-llm; do
-    svtk decode --exp-dir $exp --data-dir $data/tasks --split test_seen --prompts train \
+    svtk decode --config $decode_config --exp-dir $exp --data-dir $data/tasks --split test_seen --prompts train \
       --constrained --system $system
   done
 fi

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,10 @@ class DecodeConfig:
     # drop finished items from the decoder's batch once fewer than this fraction still decode
     # (0: never); outputs are the same
     compact_below: float = 0.75
+    # most output tokens (eos included) per second of audio, by task ("joint": joint items,
+    # "*": every other task), like ESPnet's maxlenratio: cuts run-on outputs short (an item at
+    # its cap can only end); tasks not named are capped by max_new_tokens alone
+    max_len_ratio: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.beam < 1:
@@ -198,6 +203,24 @@ def make_record(cut, raw: str, opts: DecodeConfig, score: float | None = None,
     return rec
 
 
+def length_caps(cuts: Sequence, opts: DecodeConfig) -> list[int] | None:
+    """Per-cut most output tokens (eos included) from ``opts.max_len_ratio`` and the cut's
+    duration, at least 1; None when no ratio applies to any cut. A cut without a ratio gets
+    ``max_new_tokens + 1``: never reached, max_new_tokens cuts it off as before."""
+    if not opts.max_len_ratio:
+        return None
+    caps, any_cap = [], False
+    for cut in cuts:
+        key = "joint" if is_joint(cut, opts) else _task(cut)
+        ratio = opts.max_len_ratio.get(key, opts.max_len_ratio.get("*"))
+        if ratio is None:
+            caps.append(opts.max_new_tokens + 1)
+            continue
+        any_cap = True
+        caps.append(max(1, math.ceil(ratio * cut.duration)))
+    return caps if any_cap else None
+
+
 def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str, Any]]:
     """Decode ``cuts`` with ``model``; yields one record per cut, batch by batch."""
     import torch
@@ -236,10 +259,12 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
                 embeds, mask = model.prefix(model.collate(CutSet.from_cuts(prepared)))
                 constraint = grammars.constraint([grammars.key_for(c, opts) for c in prepared],
                                                  embeds.device)
+                caps = length_caps(prepared, opts)
                 res = search(decoder, embeds, mask, beam=opts.beam, eos_id=eos, pad_id=pad,
                              max_new_tokens=opts.max_new_tokens, length_penalty=opts.length_penalty,
                              constraint=constraint, jump_forward=opts.jump_forward,
-                             compact_below=opts.compact_below)
+                             compact_below=opts.compact_below,
+                             max_lengths=None if caps is None else torch.tensor(caps))
             texts = tok.batch_decode(res.sequences, skip_special_tokens=True)
             for cut, text, score, done in zip(prepared, texts, res.scores.tolist(),
                                               res.finished.tolist(), strict=True):
@@ -252,7 +277,8 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
 def decode_info(opts: DecodeConfig, split: str, checkpoint: str | None) -> dict[str, Any]:
     """``decode_info.json``: what the report needs to label a decode."""
     return {"prompts": opts.prompts, "constrained": opts.constrained, "joint": opts.joint,
-            "beam": opts.beam, "split": split, "checkpoint": checkpoint}
+            "beam": opts.beam, "max_len_ratio": opts.max_len_ratio or None, "split": split,
+            "checkpoint": checkpoint}
 
 
 def hf_tokenizer(tokenizer):

@@ -77,12 +77,31 @@ def _prepare(constraint: Constraint | None, device, B: int):
     return fsa, constraint.starts.to(device)
 
 
+def _cap_(logp: torch.Tensor, t: int, caps: torch.Tensor | None, eos_id: int) -> torch.Tensor:
+    """In place: rows whose length cap ``caps (N,)`` (most tokens, eos included) is reached at
+    step ``t`` may only end; a row whose constraint forbids eos there is left alone (it ends by
+    its grammar or at max_new_tokens)."""
+    if caps is None:
+        return logp
+    stop = (caps <= t + 1) & (logp[:, eos_id] > NEG_INF)  # (N,)
+    if bool(stop.any()):
+        keep = logp[:, eos_id].clone()
+        logp.masked_fill_(stop[:, None], NEG_INF)
+        logp[:, eos_id] = torch.where(stop, keep, logp[:, eos_id])
+    return logp
+
+
 @torch.inference_mode()
 def greedy_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.Tensor, *,
                   eos_id: int, pad_id: int | None = None, max_new_tokens: int = 128,
                   constraint: Constraint | None = None, jump_forward: bool = True,
-                  compact_below: float = 0.75) -> SearchResult:
+                  compact_below: float = 0.75,
+                  max_lengths: torch.Tensor | None = None) -> SearchResult:
     """Greedy decoding of a batch: ``embeds (B, T, D)``, ``mask (B, T)``.
+
+    ``max_lengths (B,)``: the most tokens (end-of-sequence included) each item may generate,
+    like ESPnet's ``maxlenratio`` (see ``DecodeConfig.max_len_ratio``): at its cap an item can
+    only end, where its constraint allows the end. Forced tails are not cut by it.
 
     ``jump_forward``: an item whose automaton state has a forced tail (see
     :mod:`svtk.decoding.automata`) ends at once with the tail appended, without decoder steps
@@ -94,6 +113,7 @@ def greedy_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch
     pad_id = eos_id if pad_id is None else pad_id
     B, device = embeds.shape[0], embeds.device
     fsa, cstate = _prepare(constraint, device, B)
+    caps = None if max_lengths is None else max_lengths.to(device)
     jump = fsa is not None and jump_forward and fsa.eos_id == eos_id and fsa.max_tail > 0
     L = fsa.max_tail if jump else 0
     out = torch.full((B, max_new_tokens + L), pad_id, dtype=torch.long, device=device)
@@ -125,6 +145,7 @@ def greedy_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch
     for t in range(max_new_tokens):
         if fsa is not None:
             logp = fsa.mask_(logp, cstate)  # logp is this step's own tensor
+        _cap_(logp, t, None if caps is None else caps[rows], eos_id)
         best, tok = logp.max(dim=-1)  # (N,), (N,)
         live = ~done[rows]  # (N,)
         tok = torch.where(live, tok, pad_id)
@@ -159,8 +180,10 @@ def greedy_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch
 def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.Tensor, *,
                 beam: int, eos_id: int, pad_id: int | None = None, max_new_tokens: int = 128,
                 length_penalty: float = 1.0, constraint: Constraint | None = None,
-                compact_below: float = 0.75) -> SearchResult:
+                compact_below: float = 0.75,
+                max_lengths: torch.Tensor | None = None) -> SearchResult:
     """Beam search of a batch: ``embeds (B, T, D)``, ``mask (B, T)``; ``beam`` hypotheses each.
+    ``max_lengths (B,)``: per-item length caps, as in :func:`greedy_search`.
 
     ``compact_below``: when the fraction of items with a beam still open drops below this, the
     finished items' results are stored and their rows leave the decoder state (folded into the
@@ -171,6 +194,7 @@ def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.T
     pad_id = eos_id if pad_id is None else pad_id
     B, K, device = embeds.shape[0], beam, embeds.device
     fsa, cstate = _prepare(constraint, device, B)
+    caps = None if max_lengths is None else max_lengths.to(device)
     state, logp = decoder.start(embeds, mask)  # (B, V)
     V = logp.shape[-1]
     expand = torch.arange(B, device=device).repeat_interleave(K)  # (B*K,)
@@ -214,6 +238,8 @@ def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.T
         base = (torch.arange(n, device=device) * K)[:, None]  # (n, 1)
         if fsa is not None:
             logp = fsa.mask_(logp, cstate)
+        if caps is not None:
+            _cap_(logp, t, caps.index_select(0, items).repeat_interleave(K), eos_id)
         logp = torch.where(finished[:, None], pad_row, logp)
         cand = (scores.view(n * K, 1) + logp).view(n, K * V)
         top, idx = cand.topk(K, dim=-1)  # (n, K)

@@ -161,3 +161,26 @@ def test_bank_prompts_get_the_cuts_keyword_and_language(tmp_path):
     # a cut without the field keeps its own prompt rather than an unanswerable template
     bare = fastcopy(cut, custom={**cut.custom, "task": "kws"})
     assert chooser.prompt_for(bare) is None
+
+
+def test_length_caps_from_ratio_and_duration(model):
+    import math
+
+    from svtk.decoding.driver import is_joint, length_caps
+
+    cuts = list(dummy_task_cuts(9))
+    assert length_caps(cuts, DecodeConfig()) is None  # no ratio: no caps
+    opts = DecodeConfig(max_len_ratio={"asr": 3.0, "joint": 20.0}, max_new_tokens=24)
+    caps = length_caps(cuts, opts)
+    for cut, cap in zip(cuts, caps, strict=True):
+        task = cut.custom["task"]
+        assert cap == (math.ceil(3.0 * cut.duration) if task == "asr"
+                       else 20 * cut.duration if is_joint(cut, opts) else 25)
+    assert length_caps(cuts, DecodeConfig(max_len_ratio={"*": 0.1}, max_new_tokens=24)) == [1] * 9
+    # decoding: a capped ASR item ends by its cap, with eos (not cut by max_new_tokens)
+    recs = _records(model, cuts, max_len_ratio={"asr": 3.0})
+    tok = model.tokenizer
+    for cut, r in zip(cuts, recs, strict=True):
+        if r["task"] == "asr":
+            assert r["finished"]
+            assert len(tok(r["raw"], add_special_tokens=False)["input_ids"]) < math.ceil(3.0 * cut.duration) + 2

@@ -168,3 +168,36 @@ def test_beam_compaction_keeps_outputs(setup):
     assert fast.finished.tolist() == ref.finished.tolist()
     assert torch.allclose(fast.scores, ref.scores, atol=1e-4)
     assert counting.rows[-1] < 3 * B  # finished label items left the batch
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_length_caps_end_items_where_the_grammar_allows(setup, beam):
+    """``max_lengths`` (ESPnet's maxlenratio): a free item at its cap ends with eos, its tokens
+    before the cap as without caps (greedy); a label item whose grammar forbids eos at its cap
+    goes on and still ends in a label."""
+    from svtk.decoding.automata import TokenAutomaton, free_automaton
+    from svtk.decoding.search import search
+
+    model, tok, dec, embeds, mask, _ = setup
+    labels = build_grammar("labels", tok, dec.vocab_size, labels=LABELS)
+    fsa, (lab, free) = TokenAutomaton.union([labels, free_automaton(dec.vocab_size)])
+    c = Constraint(fsa, torch.tensor([free, free, free, lab, free]))
+    caps = torch.tensor([1, 3, 6, 1, 13])
+    kw = dict(beam=beam, constraint=c, **_kw(tok, 12))
+    ref = search(dec, embeds, mask, **kw)
+    out = search(dec, embeds, mask, max_lengths=caps, **kw)
+    eos = tok.eos_token_id
+    capped = 0
+    for i in (0, 1, 2):
+        assert out.lengths[i] <= caps[i]
+        if ref.lengths[i] > caps[i]:
+            capped += 1
+            assert out.finished[i] and out.lengths[i] == caps[i]
+            if beam == 1:
+                assert out.sequences[i] == ref.sequences[i][: int(caps[i]) - 1]
+        elif beam == 1:
+            assert out.sequences[i] == ref.sequences[i]
+    assert capped >= 2  # random weights rarely end on their own: the caps did the work
+    assert out.lengths[3] > 1 and fsa.walk(out.sequences[3] + [eos], state=lab) is not None
+    if beam == 1:
+        assert out.sequences[4] == ref.sequences[4]  # a cap past max_new_tokens changes nothing
