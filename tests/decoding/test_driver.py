@@ -130,7 +130,7 @@ def test_decode_split_writes_hyps_and_info_and_skips(tmp_path, model):
     assert len(lines) == 5
     info = json.loads((out / "decode_info.json").read_text())
     assert info == {"prompts": "cut", "constrained": True, "joint": False, "beam": 1,
-                    "split": "test", "checkpoint": None}
+                    "max_len_ratio": None, "split": "test", "checkpoint": None}
     before = hyps.stat().st_mtime_ns
     decode_split(model, path, out, opts, split="test")  # done: skipped
     assert hyps.stat().st_mtime_ns == before
