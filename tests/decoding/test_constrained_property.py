@@ -16,18 +16,7 @@ from svtk.decoding.grammars import build_grammar
 from svtk.decoding.search import Constraint, beam_search, greedy_search
 from svtk.tasks import parse_joint
 from svtk.testing.decoding import EXTRA_VOCAB, SLOT_TYPES, RandomLogitsDecoder
-
-WORD = st.text(alphabet="abcdefghilmnoprstuy_", min_size=1, max_size=9)
-LABEL = st.lists(WORD, min_size=1, max_size=2).map(" ".join)
-
-
-@st.composite
-def label_sets(draw):
-    labels = draw(st.lists(LABEL, min_size=1, max_size=8, unique=True))
-    if draw(st.booleans()):  # a label that is a prefix of another
-        labels.append(labels[0] + draw(WORD))
-    return sorted(set(labels))
-
+from svtk.testing.strategies import label_sets
 
 SETTINGS = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
