@@ -41,12 +41,27 @@ def cut_task(cut: Any) -> str | None:
 
 def count_tasks(path: str | Path) -> Counter:
     """Cuts per task in a cuts manifest (one lazy pass, no audio is read)."""
+    return read_tasks(path, keep_max=0)[0]
+
+
+def read_tasks(path: str | Path, keep_max: int) -> tuple[Counter, dict[str, list] | None]:
+    """One lazy pass over a cuts manifest: cuts per task, and the cuts themselves grouped by
+    task in manifest order while there are at most ``keep_max`` of them (else None)."""
     from lhotse import load_manifest_lazy
 
     path = Path(path)
     if not path.is_file():
         raise UserError(f"task cuts not found: {path} (run `svtk data tasks` first, or set data.train_cuts)")
-    return Counter(cut_task(c) for c in load_manifest_lazy(path))
+    counts: Counter = Counter()
+    kept: dict[str, list] | None = {} if keep_max > 0 else None
+    for n, c in enumerate(load_manifest_lazy(path), start=1):
+        task = cut_task(c)
+        counts[task] += 1
+        if kept is not None and n > keep_max:
+            kept = None  # too big to hold: the caller streams it instead
+        if kept is not None:
+            kept.setdefault(task, []).append(c)
+    return counts, kept
 
 
 def resolve_weights(spec: dict[str, float], counts: Counter, where: str) -> dict[str, float]:
@@ -90,6 +105,15 @@ class _Collate:
         return cuts, self.collate(cuts)
 
 
+def _lazy_views(parts: dict[str, list]) -> dict[str, Any]:
+    """A lazy CutSet over each list, so shuffling streams through a buffer exactly as it does over
+    the filtered manifest (an eager CutSet would be shuffled whole instead)."""
+    from lhotse import CutSet
+    from lhotse.lazy import LazyIteratorChain
+
+    return {t: CutSet(LazyIteratorChain(cs)) for t, cs in parts.items()}
+
+
 class PhaseData:
     """Train and validation batches of one phase on one rank."""
 
@@ -98,11 +122,13 @@ class PhaseData:
         self.data, self.phase = data, phase
         self.world_size, self.rank, self.seed = world_size, rank, seed
         self.infinite = phase.max_steps > 0
-        counts = count_tasks(data.train_cuts)
+        # one pass: task counts, and the cuts by task when the manifest is small enough
+        counts, kept = read_tasks(data.train_cuts, data.in_memory_max_cuts)
         self.weights = resolve_weights(phase.tasks, counts, f"{data.train_cuts}")
         self.tasks = sorted(self.weights) if self.weights else sorted(t for t in counts if t)
         self.train_counts = counts
-        self._split: dict[str, Any] | None = None  # train cuts by task, see _by_task
+        self._split = None if kept is None or not self.weights else _lazy_views(
+            {t: kept[t] for t in self.weights})  # the phase's train cuts by task, in memory
 
     # -- streams ---------------------------------------------------------------------------
 
@@ -120,9 +146,8 @@ class PhaseData:
             streams, weights = [cuts], None
         else:
             streams, weights = [], []
-            by_task = self._by_task()
             for i, (task, w) in enumerate(sorted(self.weights.items())):
-                s = by_task[task] if by_task is not None else cuts.filter(_TaskIn({task}))
+                s = self._split[task] if self._split is not None else cuts.filter(_TaskIn({task}))
                 s = s.shuffle(random.Random(self.seed * 1000 + epoch * 100 + i),
                               buffer_size=self.data.buffer_size)
                 streams.append(s.repeat() if self.infinite else s)
@@ -131,25 +156,6 @@ class PhaseData:
             one = streams[0]
             return one.repeat() if self.infinite and not self.weights else one
         return CutSet.mux(*streams, weights=weights, seed=self.seed + epoch)
-
-    def _by_task(self) -> dict[str, Any] | None:
-        """The phase's train cuts split by task, in manifest order, held in memory (read once,
-        not once per task); None when the manifest is too big (``data.in_memory_max_cuts``)."""
-        if sum(self.train_counts.values()) > self.data.in_memory_max_cuts:
-            return None
-        if self._split is None:
-            from lhotse import CutSet
-            from lhotse.lazy import LazyIteratorChain
-
-            parts: dict[str, list] = {t: [] for t in self.weights}
-            for c in self._lazy(self.data.train_cuts):
-                part = parts.get(cut_task(c))
-                if part is not None:
-                    part.append(c)
-            # a lazy view of each list, so shuffling streams through a buffer exactly as it does
-            # over the filtered manifest (an eager CutSet would be shuffled whole instead)
-            self._split = {t: CutSet(LazyIteratorChain(cs)) for t, cs in parts.items()}
-        return self._split
 
     def _sampler(self, cuts: Any, *, shuffle: bool, epoch: int, max_duration: float,
                  max_cuts: int | None, num_buckets: int, sync_buckets: bool = True) -> Any:

@@ -55,6 +55,8 @@ def test_in_memory_split_gives_the_lazy_stream(toy_cuts, max_steps):
     ids = _ids(split, 40)
     assert len(ids) >= 10 and ids == _ids(lazy, 40)
     assert split._split is not None and lazy._split is None
+    over = _data(toy_cuts, in_memory=47, **kw)  # 48 cuts: one too many to hold, streamed
+    assert over._split is None and _ids(over, 40) == ids
 
 
 def test_batches_respect_max_duration_and_bucketing_pads_less(toy_cuts):
