@@ -432,11 +432,11 @@ def write_report(exp_dir: str | Path, compare: str | Path | None = None,
             else:
                 lines += ["No experiment has a finite valid loss without diverging.", ""]
     if versus:
-        lines += [f"## Decoding: {exp.name} vs {Path(compare).name}", "",
+        lines += [f"## Decoding: {exp.name} vs {other.name}", "",
                   f"Runs decoded the same way (decode tag and split) in both experiments; "
-                  f"Δ = {Path(compare).name} − {exp.name}.", ""]
+                  f"Δ = {other.name} − {exp.name}.", ""]
         lines += _table(
-            ["task", "split", "decode", "metric", exp.name, Path(compare).name, "Δ"],
+            ["task", "split", "decode", "metric", exp.name, other.name, "Δ"],
             [[r["task"], r["split"], r["decode"], METRIC_NAMES.get(r["metric"], r["metric"]),
               r["score"], r["other"], r["delta"]] for r in versus]) + [""]
     atomic_write_text(md_path, "\n".join(lines).rstrip() + "\n")
