@@ -6,10 +6,12 @@ later stages call :func:`read_run_config` instead of being told the configuratio
 Files written into ``out_dir``:
 
 - ``config.yaml``  the resolved config (all ``base:`` files and ``--set`` overrides applied)
-- ``cmd.sh``       an executable script that re-runs the exact command from the same directory
-                   (``--resume`` style continuation is the command's own option)
-- ``run_info.json`` argv, working directory, start time, python and package versions, and the
-                   git revision of the svtk checkout (with a dirty flag)
+- ``cmd.sh``       an executable script that re-runs the exact command from the same directory,
+                   with the same ``OMP_NUM_THREADS`` when one was set (the thread count changes
+                   the order of float sums, so the last digits of a loss depend on it);
+                   ``--resume`` style continuation is the command's own option
+- ``run_info.json`` argv, working directory, start time, thread setting, python and package
+                   versions, and the git revision of the svtk checkout (with a dirty flag)
 
 Usage::
 
@@ -77,13 +79,16 @@ def write_run_info(out_dir: str | Path, config: Any, argv: list[str] | None = No
     if config is not None:
         save_config(config, out / "config.yaml")
     cmd = command_line(argv)
+    threads = os.environ.get("OMP_NUM_THREADS")
+    env = f"OMP_NUM_THREADS={shlex.quote(threads)} " if threads else ""
     atomic_write_text(out / "cmd.sh", "#!/usr/bin/env bash\n# Re-runs the command that made "
-                      f"this directory.\ncd {shlex.quote(os.getcwd())}\n{cmd} \"$@\"\n")
+                      f"this directory.\ncd {shlex.quote(os.getcwd())}\n{env}{cmd} \"$@\"\n")
     (out / "cmd.sh").chmod(0o755)
     atomic_write_json(out / "run_info.json", {
         "command": cmd,
         "cwd": os.getcwd(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "omp_num_threads": threads,
         "versions": package_versions(),
         "git": git_revision(),
     })

@@ -32,3 +32,14 @@ def test_write_and_read_back(tmp_path):
     assert os.access(cmd, os.X_OK)
     assert "svtk train --set lora.r=8" in cmd.read_text()
     assert subprocess.run(["bash", "-n", str(cmd)]).returncode == 0
+
+
+def test_thread_setting_is_recorded_and_replayed(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    write_run_info(tmp_path / "exp", Exp(), argv=["svtk", "train"])
+    assert json.loads((tmp_path / "exp/run_info.json").read_text())["omp_num_threads"] == "1"
+    assert "\nOMP_NUM_THREADS=1 svtk train " in (tmp_path / "exp/cmd.sh").read_text()
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    write_run_info(tmp_path / "exp2", Exp(), argv=["svtk", "train"])
+    assert json.loads((tmp_path / "exp2/run_info.json").read_text())["omp_num_threads"] is None
+    assert "OMP_NUM_THREADS" not in (tmp_path / "exp2/cmd.sh").read_text()

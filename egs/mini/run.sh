@@ -16,11 +16,16 @@
 #   8  curriculum phase 2a: + LoRA, ASR                    [svtk train --phase phase2a]
 #   9  curriculum phase 2b: + LoRA, all tasks mixed        [svtk train --phase phase2b]
 #  10  all tasks at once, no curriculum (comparison)       [svtk train --phase allatonce]
+#      (runs beside stages 7-9: it needs only stages 4-6)
 #  11  decode: seen/unseen prompts and voices, constrained
 #      or free, unseen labels, joint                       [svtk decode]
 #  12  cascade baselines GT->LLM and ASR->LLM              [svtk decode --system]
 #  13  score every decode                                  [svtk score]
 #  14  RESULTS.md, confusion matrices, training curves     [svtk report]
+#
+# Independent commands run side by side (bin/jobs.sh), each on its share of the cores with its
+# output in a log file: CTC beside the text LLM, the curriculum beside the all-at-once run,
+# the decodes two at a time. --nj 1 runs everything one after the other, on every core.
 #
 # Usage: egs/mini/run.sh [--stage N] [--stop-stage M] [--nj N] [--hours H]
 #        (the CI runs it small: --synth-config conf/ci/synth.yaml --train-config conf/ci/train.yaml)
@@ -29,7 +34,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 stage=0
 stop_stage=100
-nj=2                              # parallel synthesis workers
+nj=2                              # parallel jobs: synthesis workers, training and decoding jobs
 hours=                            # corpus size in hours (default: the synth config's)
 synth_config=conf/synth.yaml
 tasks_config=conf/tasks.yaml
@@ -44,6 +49,7 @@ exp_all=exp/mini_all_at_once      # the same model trained on all tasks at once
 help_message="Usage: $0 [options]   (see the header of $0 for the stages)"
 . ../../bin/parse_options.sh
 . ../../bin/log.sh
+. ../../bin/jobs.sh
 . ./path.sh
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
@@ -67,19 +73,23 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   svtk model train-tokenizer --cuts $data/tasks/train.jsonl.gz --out-dir exp/tokenizer --vocab-size 500
 fi
 
+# Stages 4 and 5 are independent: they train side by side.
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   stage_banner 4 "pre-train the speech encoder (CTC)"
-  svtk train --config $train_config --phase encoder_ctc --exp-dir exp/pretrain
+  job exp/pretrain/log/encoder_ctc.log \
+    svtk train --config $train_config --phase encoder_ctc --exp-dir exp/pretrain
 fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   stage_banner 5 "pre-train the text LLM on the task texts"
-  svtk train --config $train_config --phase text_lm --exp-dir exp/pretrain
+  job exp/pretrain/log/text_lm.log \
+    svtk train --config $train_config --phase text_lm --exp-dir exp/pretrain
 fi
+run_jobs
 
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   stage_banner 6 "cache the frozen encoder's latents"
-  for split in train dev; do
+  for split in train dev; do  # one after the other: dev is small, train wants every core
     svtk latents extract --config $model_config --cuts $data/tasks/$split.jsonl.gz --split $split \
       --out-dir $data/latents
   done
@@ -92,52 +102,64 @@ on_latents() {
   echo "--set data.train_cuts=$cache/train.jsonl.gz --set data.valid_cuts=$cache/dev.jsonl.gz"
 }
 
-if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
-  stage_banner 7 "curriculum phase 1: downsampler + layer mix on ASR"
-  svtk train --config $train_config --phase phase1 --exp-dir $exp $(on_latents)
-fi
-
-if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
-  stage_banner 8 "curriculum phase 2a: + LoRA, ASR only"
-  svtk train --config $train_config --phase phase2a --exp-dir $exp $(on_latents)
-fi
-
-if [ $stage -le 9 ] && [ $stop_stage -ge 9 ]; then
-  stage_banner 9 "curriculum phase 2b: + LoRA, all tasks mixed"
-  svtk train --config $train_config --phase phase2b --exp-dir $exp $(on_latents)
+# Stages 7-9 are one chain (each phase starts from the last); stage 10 trains beside it.
+curriculum() {
+  local n=7 phase
+  for phase in phase1 phase2a phase2b; do
+    if [ $stage -le $n ] && [ $stop_stage -ge $n ]; then
+      svtk train --config $train_config --phase $phase --exp-dir $exp $(on_latents)
+    fi
+    n=$((n + 1))
+  done
+}
+if [ $stage -le 9 ] && [ $stop_stage -ge 7 ]; then
+  [ $stage -le 7 ] && stage_banner 7 "curriculum phase 1: downsampler + layer mix on ASR"
+  [ $stage -le 8 ] && [ $stop_stage -ge 8 ] && stage_banner 8 "curriculum phase 2a: + LoRA, ASR only"
+  [ $stop_stage -ge 9 ] && stage_banner 9 "curriculum phase 2b: + LoRA, all tasks mixed"
+  job $exp/log/curriculum.log curriculum
 fi
 
 if [ $stage -le 10 ] && [ $stop_stage -ge 10 ]; then
   stage_banner 10 "all tasks at once, no curriculum (for the comparison)"
-  svtk train --config $train_config --phase allatonce --exp-dir $exp_all $(on_latents)
+  job $exp_all/log/allatonce.log \
+    svtk train --config $train_config --phase allatonce --exp-dir $exp_all $(on_latents)
 fi
+run_jobs
+
+# Every decode is independent of the others: they run $nj at a time.
+decode() {  # decode LOG_NAME EXP_DIR SPLIT OPTIONS...
+  local name=$1 dir=$2 split=$3
+  shift 3
+  job $dir/log/decode.$name.log svtk decode --config $decode_config --exp-dir $dir \
+    --data-dir $data/tasks --split $split "$@"
+}
 
 if [ $stage -le 11 ] && [ $stop_stage -ge 11 ]; then
   stage_banner 11 "decode"
   # held-out sentences: training voices and never-heard voices; constrained and free
   for split in test_seen test_unseen; do
-    svtk decode --config $decode_config --exp-dir $exp --data-dir $data/tasks --split $split --prompts train --constrained
+    decode $split.constrained $exp $split --prompts train --constrained
   done
-  svtk decode --config $decode_config --exp-dir $exp --data-dir $data/tasks --split test_seen --prompts train --no-constrained
+  decode test_seen.free $exp test_seen --prompts train --no-constrained
   # prompts never seen in training
-  svtk decode --config $decode_config --exp-dir $exp --data-dir $data/tasks --split test_seen --prompts unseen --constrained
+  decode test_seen.unseen_prompts $exp test_seen --prompts unseen --constrained
   # intents held out of training; the prompts list the candidate intents (paper Table 7)
-  for c in --constrained --no-constrained; do
-    svtk decode --config $decode_config --exp-dir $exp --data-dir $data/tasks --split test_heldout_ic --prompts cut $c
+  for c in constrained no-constrained; do
+    decode test_heldout_ic.$c $exp test_heldout_ic --prompts cut --$c
   done
   # joint decoding: transcript first, then the task output
-  svtk decode --config $decode_config --exp-dir $exp --data-dir $data/tasks --split test_seen_joint --prompts cut --constrained --joint
+  decode test_seen_joint $exp test_seen_joint --prompts cut --constrained --joint
   # the all-at-once model on the same test
-  svtk decode --config $decode_config --exp-dir $exp_all --data-dir $data/tasks --split test_seen --prompts train --constrained
+  decode test_seen.constrained $exp_all test_seen --prompts train --constrained
 fi
 
 if [ $stage -le 12 ] && [ $stop_stage -ge 12 ]; then
   stage_banner 12 "cascade baselines: GT->LLM and ASR->LLM (paper Table 2)"
   for system in gt-llm asr-llm; do
-    svtk decode --config $decode_config --exp-dir $exp --data-dir $data/tasks --split test_seen --prompts train \
-      --constrained --system $system
+    decode test_seen.$system $exp test_seen --prompts train --constrained --system $system
   done
 fi
+run_jobs
 
 if [ $stage -le 13 ] && [ $stop_stage -ge 13 ]; then
   stage_banner 13 "score"
