@@ -128,3 +128,11 @@ class NativeEncoderConfig:
     blank_id: int = 0
     # "conformer" (conv module in every block) or "transformer" (no conv module).
     block: Literal["conformer", "transformer"] = "conformer"
+    # SpecAugment (Park et al. 2019) in training mode only, on the utterance-normalised fbank:
+    # `freq_masks` bands of 0..`freq_width` mel bins and `time_masks` spans of 0..`time_width`
+    # (a fraction of the utterance's frames, ESPnet's adaptive width) set to 0, the normalised
+    # mean. 0 masks: off. The frozen encoder of a SpeechLM is in eval mode: never masked.
+    freq_masks: int = 0
+    freq_width: int = 27
+    time_masks: int = 0
+    time_width: float = 0.05

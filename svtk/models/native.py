@@ -4,7 +4,8 @@ Small enough to pre-train with CTC on a CPU in minutes (d_model 144, 4 layers ~ 
 then frozen as a SpeechLM encoder exactly as SpeechVerse freezes WavLM. Every step is exact under
 padding: fbank uses ``snip_edges=True`` (a frame never reads past its utterance), normalisation
 is per utterance over valid frames, and padded frames are zeroed before each convolution, so an
-utterance gives the same hidden states alone or in a padded batch.
+utterance gives the same hidden states alone or in a padded batch. Optional SpecAugment masks
+the normalised fbank in training mode only.
 
 Reads/writes a directory with ``config.json`` (:class:`NativeEncoderConfig` fields plus
 ``"svtk_encoder": "native"``) and ``model.safetensors``.
@@ -195,9 +196,32 @@ class NativeEncoder(SpeechEncoder):
         feats = ((feats - mean) / torch.sqrt(var + 1e-5)).masked_fill(~mask, 0.0)
         return feats, lens
 
+    def spec_augment(self, feats: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+        """Frequency and time masks on normalised fbank ``feats (B, F, M)`` (training only)."""
+        cfg = self.config
+        b, frames, bins = feats.shape
+        keep = torch.ones(b, frames, bins, dtype=torch.bool, device=feats.device)
+        if cfg.freq_masks > 0 and cfg.freq_width > 0:
+            width = torch.randint(0, cfg.freq_width + 1, (b, cfg.freq_masks), device=feats.device)
+            start = (torch.rand(b, cfg.freq_masks, device=feats.device) * (bins - width + 1)).long()
+            f = torch.arange(bins, device=feats.device)[None, None, :]  # (1, 1, M)
+            band = (f >= start[..., None]) & (f < (start + width)[..., None])  # (B, n, M)
+            keep &= ~band.any(1)[:, None, :]
+        if cfg.time_masks > 0 and cfg.time_width > 0:
+            most = (lens.to(feats.device).float() * cfg.time_width).long()  # (B,)
+            width = (torch.rand(b, cfg.time_masks, device=feats.device) * (most[:, None] + 1)).long()
+            room = (lens.to(feats.device)[:, None] - width + 1).clamp(min=1)
+            start = (torch.rand(b, cfg.time_masks, device=feats.device) * room).long()
+            t = torch.arange(frames, device=feats.device)[None, None, :]  # (1, 1, F)
+            span = (t >= start[..., None]) & (t < (start + width)[..., None])  # (B, n, F)
+            keep &= ~span.any(1)[:, :, None]
+        return feats * keep
+
     def forward(self, audio: torch.Tensor, audio_lens: torch.Tensor) -> EncoderOutput:
         """audio (B, S) float at ``sample_rate``, audio_lens (B,) samples."""
         x, lens = self.features(audio, audio_lens)  # (B, F, 80)
+        if self.training and (self.config.freq_masks > 0 or self.config.time_masks > 0):
+            x = self.spec_augment(x, lens)
         x = x.transpose(1, 2)  # (B, 80, F)
         for conv, s in zip(self.subsample, self.config.subsampling, strict=False):
             x = F.gelu(conv(x))

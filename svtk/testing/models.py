@@ -12,6 +12,7 @@ Usage::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -122,9 +123,10 @@ def tiny_whisper(out_dir: str | Path, max_source_positions: int = 150) -> Path:
     return out
 
 
-def tiny_native_config(vocab_size: int = 0) -> NativeEncoderConfig:
-    return NativeEncoderConfig(d_model=32, num_layers=2, num_heads=2, ff_mult=2, conv_kernel=7,
-                               dropout=0.0, vocab_size=vocab_size)
+def tiny_native_config(vocab_size: int = 0, **overrides: Any) -> NativeEncoderConfig:
+    return NativeEncoderConfig(**{**dict(d_model=32, num_layers=2, num_heads=2, ff_mult=2,
+                                         conv_kernel=7, dropout=0.0, vocab_size=vocab_size),
+                                  **overrides})
 
 
 def tiny_native(out_dir: str | Path, vocab_size: int = 0, seed: int = 0) -> Path:

@@ -136,3 +136,39 @@ def test_native_fbank_frames():
         feats, lens = enc.features(torch.randn(1, n), torch.tensor([n]))
         assert feats.shape[1] == int(lens[0]) == int(fbank_frames(torch.tensor(n))) == 1 + (n - 400) // 160
     assert np.isclose(float(enc.features(torch.randn(1, 4000), torch.tensor([4000]))[0].mean()), 0, atol=1e-5)
+
+
+def test_native_spec_augment_masks_in_training_only():
+    from svtk.models.native import NativeEncoder
+    from svtk.testing.models import tiny_native_config
+
+    cfg = tiny_native_config(freq_masks=2, freq_width=10, time_masks=3, time_width=0.1)
+    enc = NativeEncoder(cfg)
+    feats = torch.randn(4, 200, cfg.num_mel_bins)
+    lens = torch.tensor([200, 150, 60, 1])
+    torch.manual_seed(0)
+    out = enc.spec_augment(feats, lens)
+    zero = out == 0
+    for i, n in enumerate(lens.tolist()):
+        bins = zero[i, :n].all(0)  # masked bins: zero at every valid frame
+        frames = zero[i, :n].all(1)  # masked frames: zero in every bin
+        assert 0 < int(bins.sum()) + int(frames.sum())  # the seed masks something everywhere
+        assert int(bins.sum()) <= 2 * 10
+        assert int(frames.sum()) <= 3 * int(0.1 * n)
+        kept = ~zero[i, :n]
+        assert torch.equal(out[i, :n][kept], feats[i, :n][kept])  # the rest is untouched
+    enc.train()
+    audio, alens = 0.1 * torch.randn(2, 8000), torch.tensor([8000, 6000])
+    torch.manual_seed(1)
+    a = enc(audio, alens).hidden_states[0]
+    torch.manual_seed(2)
+    b = enc(audio, alens).hidden_states[0]
+    assert not torch.equal(a, b)  # fresh masks each step (dropout is 0 here)
+    enc.eval()
+    with torch.no_grad():
+        c, d = enc(audio, alens).hidden_states[0], enc(audio, alens).hidden_states[0]
+    assert torch.equal(c, d)
+    enc_off = NativeEncoder(tiny_native_config()).eval()
+    enc_off.load_state_dict(enc.state_dict())
+    with torch.no_grad():
+        assert torch.equal(enc_off(audio, alens).hidden_states[-1], enc(audio, alens).hidden_states[-1])
