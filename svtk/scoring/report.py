@@ -248,13 +248,12 @@ def find_phases(exp_dir: str | Path) -> list:
 def training_summary(phases: list) -> dict:
     """Steps, final/best losses, non-finite losses, max grad norm, and a divergence verdict.
 
-    ``diverged``: any non-finite train loss, or the last tenth of the final phase's train
-    losses averaging more than 1.5x the lowest smoothed train loss that phase reached (a loss
-    that blew up and stayed up). Only the final phase is compared with itself: a curriculum
-    changes the task mix between phases (ASR only, then every task), and with it the loss scale.
+    ``diverged``: any non-finite train loss, or the final phase's train loss ending more than
+    1.5x above its lowest point: both are moving averages over the same window (a tenth of the
+    phase's logged losses, at least 3), so one hard batch among a few logged points is not taken
+    for a blow-up. Only the final phase is compared with itself: a curriculum changes the task
+    mix between phases (ASR only, then every task), and with it the loss scale.
     """
-    from svtk.scoring.plots import smooth
-
     ys, vys, grads = [], [], []
     for p in phases:
         ys += p.series("loss")[1]
@@ -263,9 +262,9 @@ def training_summary(phases: list) -> dict:
     finite = [y for y in ys if math.isfinite(y)]
     nonfinite = len(ys) - len(finite)
     last = [y for y in (phases[-1].series("loss")[1] if phases else []) if math.isfinite(y)]
-    tail = last[-max(1, len(last) // 10):] if last else []
-    final = sum(tail) / len(tail) if tail else None
-    sm = [v for v in smooth(last, max(1, len(last) // 20)) if math.isfinite(v)]
+    w = min(len(last), max(3, len(last) // 10))
+    sm = [sum(last[i - w:i]) / w for i in range(w, len(last) + 1)] if last else []
+    final = sm[-1] if sm else None
     best = min(sm) if sm else None
     fv = [v for v in vys if math.isfinite(v)]
     diverged = nonfinite > 0 or (final is not None and best is not None and final > 1.5 * best)

@@ -108,6 +108,19 @@ def test_curriculum_change_of_task_mix_is_not_divergence():
     assert training_summary(chain([asr_only, Phase("phase2b", blown)]))["diverged"]
 
 
+def test_noisy_short_phase_is_not_divergence():
+    """16 logged losses of a task mix (egs/mini phase 2b, 2026-11-25): the last batch was a
+    hard one (0.73 after a low of 0.46). Not a blow-up; a sustained 3x rise is."""
+    from svtk.scoring.plots import Phase, chain
+
+    ys = [0.47, 0.69, 0.63, 0.62, 0.46, 0.68, 0.53, 0.51, 0.59, 0.64, 0.56, 0.53, 0.62, 0.5,
+          0.46, 0.73]
+    events = [{"step": 10 * (i + 1), "split": "train", "loss": y} for i, y in enumerate(ys)]
+    assert not training_summary(chain([Phase("phase2b", events)]))["diverged"]
+    blown = [dict(e, loss=e["loss"] * 3) if i >= 11 else e for i, e in enumerate(events)]
+    assert training_summary(chain([Phase("phase2b", blown)]))["diverged"]
+
+
 def test_nothing_to_report(tmp_path):
     assert run(["report", "--exp-dir", str(tmp_path), "--no-confusion-plots"]) == 2
     with pytest.raises(UserError, match="nothing to report"):
