@@ -155,6 +155,13 @@ def _extras(metric: str, t: dict) -> list[tuple[str, object]]:
     return []
 
 
+def _decoded(t: dict) -> bool:
+    """False when the run never decoded this task (e.g. GT->LLM skips ASR: its input is the
+    reference transcript): an all-missing score says nothing about the system."""
+    c = t.get("counts", {})
+    return not (c.get("utterances") and c.get("missing_scored_as_empty") == c.get("utterances"))
+
+
 def task_tables(runs: list[DecodeRun]) -> dict[str, dict]:
     """Per task: {"metric", "header", "rows"} with one row per decode run that scored it."""
     tasks: dict[str, dict] = {}
@@ -164,9 +171,7 @@ def task_tables(runs: list[DecodeRun]) -> dict[str, dict]:
             extras = _extras(metric, t)
             joint = t.get("joint_asr", {}).get("rate")
             c = t.get("counts", {})
-            if c.get("utterances") and c.get("missing_scored_as_empty") == c.get("utterances"):
-                # the run never decoded this task (e.g. GT->LLM skips ASR: its input is the
-                # reference transcript); an all-missing row says nothing about the system
+            if not _decoded(t):
                 continue
             row = [run.split, run.tag, *(run.settings[k] for k in SETTINGS), t.get("score"),
                    *(v for _, v in extras), joint, c.get("utterances"),
@@ -189,6 +194,8 @@ def comparisons(runs: list[DecodeRun]) -> dict[str, list[dict]]:
             rest = tuple((k, run.settings[k]) for k in SETTINGS if k != factor)
             for task, t in run.scores.get("tasks", {}).items():
                 if factor in FACTOR_METRICS and t.get("metric") not in FACTOR_METRICS[factor]:
+                    continue
+                if not _decoded(t):
                     continue
                 g = groups.setdefault((task, run.split, rest), {})
                 g.setdefault(run.settings[factor], t.get("score"))

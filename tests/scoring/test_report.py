@@ -130,7 +130,7 @@ def test_nothing_to_report(tmp_path):
 
 def test_task_never_decoded_by_a_run_is_left_out():
     """GT->LLM skips ASR (its input is the reference): its all-missing ASR row is not a result."""
-    from svtk.scoring.report import DecodeRun, task_tables
+    from svtk.scoring.report import DecodeRun, comparisons, task_tables
 
     settings = {"system": "gt->llm", "prompts": "train", "constrained": True, "joint": False, "beam": 1}
     counts = {"utterances": 32, "empty_hyps": 0, "missing_scored_as_empty": 32}
@@ -142,3 +142,9 @@ def test_task_never_decoded_by_a_run_is_left_out():
     tables = task_tables([run])
     assert "asr" not in tables
     assert tables["ic"]["rows"][0][7] == 80.0
+    # nor is it compared with the e2e system's ASR
+    e2e = DecodeRun("greedy_train_constrained", "test", Path("."),
+                    {"tasks": {"asr": dict(asr, score=40.0, counts=ic["counts"]), "ic": ic}},
+                    dict(settings, system="e2e"))
+    rows = comparisons([e2e, run])["system"]
+    assert [r["task"] for r in rows] == ["ic"]
