@@ -26,6 +26,7 @@ Usage::
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -270,7 +271,8 @@ def training_summary(phases: list) -> dict:
     nonfinite = len(ys) - len(finite)
     last = [y for y in (phases[-1].series("loss")[1] if phases else []) if math.isfinite(y)]
     w = min(len(last), max(3, len(last) // 10))
-    sm = [sum(last[i - w:i]) / w for i in range(w, len(last) + 1)] if last else []
+    cs = [0.0, *itertools.accumulate(last)]  # prefix sums: O(n) whatever the window
+    sm = [(cs[i] - cs[i - w]) / w for i in range(w, len(last) + 1)] if last else []
     final = sm[-1] if sm else None
     best = min(sm) if sm else None
     fv = [v for v in vys if math.isfinite(v)]
