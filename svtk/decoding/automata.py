@@ -28,6 +28,11 @@ with -1 and ``tail_len (S,)`` (0: not forced), computed once at build/union time
 with one gather. Greedy search appends a tail without running the model for it: after
 ``play_mu`` in a label set whose only label starting so is ``play_music``, the rest is certain.
 
+Longest remaining length: ``max_remaining (S,)`` is the most tokens (``eos_id`` included) any
+path from a state can still take before it ends; :data:`UNBOUNDED` where the grammar allows
+arbitrarily long outputs from there (a free state or a cycle is reachable) or ``eos_id`` is
+unknown. Beam search uses it to stop an item once no open hypothesis can still win.
+
 Usage::
 
     b = AutomatonBuilder(vocab_size, eos_id=eos)
@@ -47,6 +52,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import torch
+
+UNBOUNDED = 2**31 - 1  # max_remaining of a state from which outputs can be arbitrarily long
 
 
 @dataclass
@@ -187,10 +194,13 @@ class TokenAutomaton:
     eos_id: int | None = None  # end-of-sequence token (None: unknown, no forced tails)
     tails: torch.Tensor | None = None  # (S, Lmax) long forced continuation incl. eos, -1 padded
     tail_len: torch.Tensor | None = None  # (S,) long, 0 where the continuation is not forced
+    max_remaining: torch.Tensor | None = None  # (S,) long, most tokens to the end (UNBOUNDED)
 
     def __post_init__(self) -> None:
         if self.tails is None or self.tail_len is None:
             self.tails, self.tail_len = forced_tails(self)
+        if self.max_remaining is None:
+            self.max_remaining = longest_to_end(self)
 
     @property
     def max_tail(self) -> int:
@@ -209,7 +219,7 @@ class TokenAutomaton:
             self.vocab_size, self.start, self.forbidden.to(device),
             self.row_of.to(device), self.edge_keys.to(device), self.edge_next.to(device),
             self.default_next.to(device), self.eos_id, self.tails.to(device),
-            self.tail_len.to(device))
+            self.tail_len.to(device), self.max_remaining.to(device))
 
     def start_states(self, n: int) -> torch.Tensor:
         return torch.full((n,), self.start, dtype=torch.long, device=self.row_of.device)
@@ -263,7 +273,7 @@ class TokenAutomaton:
         # a part without eos has no tails; parts disagreeing on eos keep none (unknown end)
         eos_id = eos.pop() if len(eos) == 1 else None
         L = max(a.max_tail for a in automata) if eos_id is not None else 0
-        starts, rows, row_of, keys, nexts, dflt, tails, tlen = [], [], [], [], [], [], [], []
+        starts, rows, row_of, keys, nexts, dflt, tails, tlen, most = [], [], [], [], [], [], [], [], []
         s_off = r_off = 0
         for a in automata:
             starts.append(a.start + s_off)
@@ -275,11 +285,13 @@ class TokenAutomaton:
             tails.append(torch.nn.functional.pad(a.tails[:, :L], (0, L - min(L, a.max_tail)),
                                                  value=-1))
             tlen.append(a.tail_len if eos_id is not None else torch.zeros_like(a.tail_len))
+            most.append(a.max_remaining if eos_id is not None
+                        else torch.full_like(a.max_remaining, UNBOUNDED))
             s_off += a.num_states
             r_off += a.forbidden.shape[0]
         joined = TokenAutomaton(V, starts[0], torch.cat(rows), torch.cat(row_of), torch.cat(keys),
                                 torch.cat(nexts), torch.cat(dflt), eos_id, torch.cat(tails),
-                                torch.cat(tlen))
+                                torch.cat(tlen), torch.cat(most))
         return joined, starts
 
 
@@ -330,6 +342,53 @@ def forced_tails(fsa: TokenAutomaton) -> tuple[torch.Tensor, torch.Tensor]:
             tails[s, : len(tail)] = torch.tensor(tail)
             lengths[s] = len(tail)
     return tails.to(fsa.row_of.device), lengths
+
+
+def longest_to_end(fsa: TokenAutomaton) -> torch.Tensor:
+    """``max_remaining (S,)`` of ``fsa`` (see the module docstring): over the explicit edges of
+    closed states, the longest path to an ``eos_id`` edge (which counts 1); UNBOUNDED where a
+    free state or a cycle is reachable. One iterative depth-first pass, each state once."""
+    S, V = fsa.num_states, fsa.vocab_size
+    device = fsa.row_of.device
+    if fsa.eos_id is None or S == 0:
+        return torch.full((S,), UNBOUNDED, dtype=torch.long, device=device)
+    eos = int(fsa.eos_id)
+    succ: list[list[int]] = [[] for _ in range(S)]  # successors over non-eos edges
+    ends = [False] * S  # has an eos edge
+    for key, dst in zip(fsa.edge_keys.tolist(), fsa.edge_next.tolist(), strict=True):
+        src, tok = divmod(key, V)
+        if tok == eos:
+            ends[src] = True
+        else:
+            succ[src].append(dst)
+    free = (fsa.default_next >= 0).tolist()  # free states allow tokens beyond their edges
+    best = [-1] * S  # -1 unvisited, -2 on the stack
+    for root in range(S):
+        if best[root] != -1:
+            continue
+        best[root] = -2
+        stack = [(root, iter(succ[root]))]
+        while stack:
+            s, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is not None:
+                if best[nxt] == -1:
+                    best[nxt] = -2
+                    stack.append((nxt, iter(succ[nxt])))
+                elif best[nxt] == -2:  # back edge: a cycle, outputs of any length
+                    best[nxt] = UNBOUNDED
+                continue
+            stack.pop()
+            if free[s] or best[s] == UNBOUNDED:
+                best[s] = UNBOUNDED
+                continue
+            longest = 1 if ends[s] else 0
+            for d in succ[s]:
+                longest = UNBOUNDED if best[d] >= UNBOUNDED else max(longest, best[d] + 1)
+                if longest == UNBOUNDED:
+                    break
+            best[s] = longest
+    return torch.tensor(best, dtype=torch.long, device=device)
 
 
 def free_automaton(vocab_size: int, forbidden: Iterable[int] = ()) -> TokenAutomaton:

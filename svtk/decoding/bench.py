@@ -25,7 +25,8 @@ names, then times, at ``--batch`` utterances with a prefix of ``--prefix-len`` e
    HF ``early_stopping="never"``), and ``beam_same_fraction`` says how many outputs agree. What
    still differs: HF keeps ``beam`` open hypotheses plus a separate pool of finished ones (it
    looks at 2 x beam candidates per step), ours keeps finished hypotheses in the beam with their
-   score frozen and stops when all ``beam`` have ended; and HF expands the prefix to
+   score frozen and stops an item once its best finished hypothesis can no longer be beaten
+   (exact early stop); and HF expands the prefix to
    ``B * beam`` rows *before* the prefill (``beam`` times the prefill work), while ours prefills
    ``B`` rows and repeats the KV cache rows afterwards;
 5. ``mixed_*``: a batch of half free items (ASR-like, ``--new-tokens`` steps, eos never chosen

@@ -67,6 +67,9 @@ class DecodeConfig:
     # drop finished items from the decoder's batch once fewer than this fraction still decode
     # (0: never); outputs are the same
     compact_below: float = 0.75
+    # beam search: stop an item once no open hypothesis can beat its best finished one (exact:
+    # same outputs; false runs every beam to its end)
+    early_stop: bool = True
     # most output tokens (eos included) per second of audio, by task ("joint": joint items,
     # "*": every other task), like ESPnet's maxlenratio: cuts run-on outputs short (an item at
     # its cap can only end); tasks not named are capped by max_new_tokens alone
@@ -263,7 +266,7 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
                 res = search(decoder, embeds, mask, beam=opts.beam, eos_id=eos, pad_id=pad,
                              max_new_tokens=opts.max_new_tokens, length_penalty=opts.length_penalty,
                              constraint=constraint, jump_forward=opts.jump_forward,
-                             compact_below=opts.compact_below,
+                             compact_below=opts.compact_below, early_stop=opts.early_stop,
                              max_lengths=None if caps is None else torch.tensor(caps))
             texts = tok.batch_decode(res.sequences, skip_special_tokens=True)
             for cut, text, score, done in zip(prepared, texts, res.scores.tolist(),

@@ -6,9 +6,14 @@ mix tasks (a label set here, a slot grammar there, free text elsewhere); masking
 are tensor ops on the state vector, never a loop over items.
 
 Beam search keeps finished hypotheses in the beam with their score frozen (they extend only with
-padding at no cost), ranks by summed log-probability, stops when every beam of every item has
-ended, and picks the final hypothesis by ``score / length ** length_penalty`` (length counts the
-end-of-sequence token). With ``beam=1`` it is greedy search.
+padding at no cost), ranks by summed log-probability, and picks the final hypothesis by
+``score / length ** length_penalty`` (length counts the end-of-sequence token). With ``beam=1``
+it is greedy search. An item stops when every beam has ended, or earlier when the result can no
+longer change (*exact early stop*): its best finished hypothesis F outranks every open one (so
+F stays in the beam) and beats the best normalised score any open one could still reach (its
+score so far, which can only fall, over the longest length it may still reach: the length cap,
+or fewer where the constraint's automaton ends sooner, ``max_remaining``). ``early_stop=False``
+runs every item until all its beams end (the reference the tests compare with).
 
 Two shortcuts leave the outputs unchanged and save decoder work:
 
@@ -33,7 +38,7 @@ from dataclasses import dataclass
 
 import torch
 
-from svtk.decoding.automata import TokenAutomaton
+from svtk.decoding.automata import UNBOUNDED, TokenAutomaton
 from svtk.decoding.incremental import IncrementalDecoder
 
 NEG_INF = float("-inf")
@@ -180,7 +185,7 @@ def greedy_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch
 def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.Tensor, *,
                 beam: int, eos_id: int, pad_id: int | None = None, max_new_tokens: int = 128,
                 length_penalty: float = 1.0, constraint: Constraint | None = None,
-                compact_below: float = 0.75,
+                compact_below: float = 0.75, early_stop: bool = True,
                 max_lengths: torch.Tensor | None = None) -> SearchResult:
     """Beam search of a batch: ``embeds (B, T, D)``, ``mask (B, T)``; ``beam`` hypotheses each.
     ``max_lengths (B,)``: per-item length caps, as in :func:`greedy_search`.
@@ -215,13 +220,17 @@ def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.T
     out_lengths = torch.zeros(B, dtype=torch.long, device=device)
     out_ended = torch.zeros(B, dtype=torch.bool, device=device)
 
-    def pick(sel: torch.Tensor) -> None:
-        """Store the final hypothesis of the active items ``sel`` (local indices)."""
+    def pick(sel: torch.Tensor, ended_only: bool) -> None:
+        """Store the final hypothesis of the active items ``sel`` (local indices); from the
+        finished beams only if ``ended_only`` (the item stopped: open beams can no longer win)."""
         rows = (sel[:, None] * K + beams).view(-1)  # (m*K,)
         flat = scores.index_select(0, sel).view(-1)
         lens = lengths.index_select(0, rows)
         norm = flat / lens.clamp(min=1).float().pow(length_penalty)
-        norm = torch.where(flat == NEG_INF, NEG_INF, norm).view(-1, K)
+        norm = torch.where(flat == NEG_INF, NEG_INF, norm)
+        if ended_only:
+            norm = torch.where(finished.index_select(0, rows), norm, NEG_INF)
+        norm = norm.view(-1, K)
         j = norm.argmax(dim=-1)  # (m,)
         best = rows.view(-1, K).gather(1, j[:, None]).squeeze(1)  # (m,) rows of hist
         dst = items.index_select(0, sel)
@@ -231,6 +240,34 @@ def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.T
         out_ended[dst] = (lengths[best] > 0) & (last == eos_id)
         for d, r in zip(dst.tolist(), best.tolist(), strict=True):
             seqs[d] = _strip(hist[r], int(lengths[r]), eos_id)
+
+    def settled(n: int) -> torch.Tensor:
+        """(n,) True where an item's result can no longer change (see the module docstring)."""
+        fin = finished.view(n, K)
+        if not early_stop:
+            return fin.all(dim=-1)
+        sc = scores  # (n, K) summed log-probabilities, sorted best first
+        lens = lengths.view(n, K)
+        norm = torch.where(fin & (sc > NEG_INF), sc / lens.clamp(min=1).float().pow(length_penalty),
+                           NEG_INF)
+        best, j = norm.max(dim=-1)  # (n,) best finished hypothesis F
+        f_score = sc.gather(1, j[:, None]).squeeze(1)
+        open_sc = torch.where(fin, NEG_INF, sc)
+        if length_penalty > 0:  # the longest reachable length gives an open beam its best chance
+            most = torch.full_like(lens, max_new_tokens)
+            if fsa is None and caps is not None:  # (a constraint may forbid eos at a cap)
+                most = torch.minimum(most, caps.index_select(0, items)[:, None])
+            if fsa is not None and fsa.eos_id == eos_id:
+                rem = fsa.max_remaining.index_select(0, cstate).clamp(max=UNBOUNDED - max_new_tokens)
+                most = torch.minimum(most, lens + rem.view(n, K))
+            reach = open_sc / most.clamp(min=1).float().pow(length_penalty)
+        elif length_penalty < 0:  # the shortest: one more token
+            reach = open_sc / (lens + 1).float().pow(length_penalty)
+        else:
+            reach = open_sc
+        reach = torch.where(fin, NEG_INF, reach)
+        early = (best > reach.max(dim=-1).values) & (f_score > open_sc.max(dim=-1).values)
+        return fin.all(dim=-1) | early
 
     steps = 0
     for t in range(max_new_tokens):
@@ -260,12 +297,12 @@ def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.T
         steps = t + 1
         if t + 1 == max_new_tokens:
             break
-        open_items = ~finished.view(n, K).all(dim=-1)  # (n,)
+        open_items = ~settled(n)  # (n,)
         m = int(open_items.sum())
         if m == 0:
             break
         if m < compact_below * n:
-            pick((~open_items).nonzero().flatten())
+            pick((~open_items).nonzero().flatten(), ended_only=True)
             keep = open_items.nonzero().flatten()  # (m,)
             rows = (keep[:, None] * K + beams).view(-1)  # (m*K,)
             items, scores = items.index_select(0, keep), scores.index_select(0, keep)
@@ -275,16 +312,24 @@ def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.T
                 cstate = cstate.index_select(0, rows)
         state = decoder.reorder(state, src)
         state, logp = decoder.step(state, tok)
-    pick(torch.arange(items.numel(), device=device))
+    n = items.numel()
+    # cut by max_new_tokens: every item as the full search would pick, open beams included
+    done = settled(n) if steps < max_new_tokens else torch.zeros(n, dtype=torch.bool, device=device)
+    if bool(done.any()):
+        pick(done.nonzero().flatten(), ended_only=True)
+    if not bool(done.all()):
+        pick((~done).nonzero().flatten(), ended_only=False)
     return SearchResult(seqs, out_scores, out_lengths, out_ended, steps)
 
 
 def search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.Tensor, *, beam: int = 1,
            **kwargs) -> SearchResult:
-    """Greedy for ``beam == 1`` (cheaper bookkeeping), else beam search (which takes no
-    ``jump_forward``: its scores need every token's log-probability)."""
+    """Greedy for ``beam == 1`` (cheaper bookkeeping; takes no ``length_penalty`` or
+    ``early_stop``), else beam search (which takes no ``jump_forward``: its scores need every
+    token's log-probability)."""
     if beam == 1:
         kwargs.pop("length_penalty", None)
+        kwargs.pop("early_stop", None)
         return greedy_search(decoder, embeds, mask, **kwargs)
     kwargs.pop("jump_forward", None)
     return beam_search(decoder, embeds, mask, beam=beam, **kwargs)

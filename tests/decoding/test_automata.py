@@ -159,3 +159,40 @@ def test_union_keeps_tails_and_drops_them_on_conflicting_eos():
     b.add_edge(s0, 0, s0)
     other, _ = TokenAutomaton.union([a, b.build(s0)])
     assert other.eos_id is None and int(other.tail_len.sum()) == 0
+
+
+def _most(fsa, tokens, state=None):
+    s = fsa.walk(tokens, state)
+    return int(fsa.max_remaining[s])
+
+
+def test_longest_remaining_length_of_tries_free_states_and_cycles():
+    from svtk.decoding.automata import UNBOUNDED
+
+    fsa, _ = _eos_trie([[5, 6], [5, 6, 7], [8, 9, 10, 11]])
+    assert _most(fsa, []) == 5  # 8 9 10 11 eos
+    assert _most(fsa, [5]) == 3 and _most(fsa, [5, 6]) == 2 and _most(fsa, [5, 6, 7]) == 1
+    assert _most(fsa, [8, 9]) == 3
+    assert _most(fsa, [5, 6, EOS]) == 1  # the end state: eos again
+    plain, _ = _trie([[5, 6]])  # no eos_id: the end is unknown
+    assert int(plain.max_remaining.min()) == UNBOUNDED
+    b = AutomatonBuilder(V, eos_id=EOS)
+    s, loop_a, loop_b, free, final, short = (b.new_state() for _ in range(6))
+    b.add_edge(final, EOS, final)
+    b.add_edge(s, 2, loop_a)
+    b.add_edge(loop_a, 3, loop_b)
+    b.add_edge(loop_b, 4, loop_a)
+    b.add_edge(loop_b, EOS, final)  # a cycle that may end: still any length
+    b.add_edge(s, 5, free)
+    b.set_free(free, forbidden=[EOS, 6])
+    b.add_edge(free, 6, final)
+    b.add_edge(s, 7, short)
+    b.add_edge(short, EOS, final)
+    fsa = b.build(s)
+    assert _most(fsa, [2]) == UNBOUNDED and _most(fsa, [5]) == UNBOUNDED
+    assert _most(fsa, []) == UNBOUNDED  # reaches both
+    assert _most(fsa, [7]) == 1 and _most(fsa, [5, 6]) == 1
+    u, starts = TokenAutomaton.union([_eos_trie([[2, 3]])[0], free_automaton(V)])
+    assert int(u.max_remaining[starts[0]]) == 3 and int(u.max_remaining[starts[1]]) == UNBOUNDED
+    moved = u.to("cpu")
+    assert torch.equal(moved.max_remaining, u.max_remaining)

@@ -4,12 +4,14 @@ A decoder whose log-probabilities are a pseudo-random function of (item, tokens 
 greedy search over random mixed batches (label sets with labels that are prefixes of others,
 joint grammars, slot grammars, free items) with both tokenizer kinds, with and without the
 shortcuts; sequences, lengths and finished flags must be identical, also when max_new_tokens
-cuts outputs (and forced tails) short. Beam search with and without compaction likewise.
+cuts outputs (and forced tails) short. Beam search with and without compaction likewise, and
+with and without its exact early stop, whatever the length penalty and length caps.
 """
 
 from __future__ import annotations
 
 import torch
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -93,6 +95,58 @@ def test_beam_compaction_does_not_change_outputs(tok, labels, kinds, beam, seed,
     assert fast.finished.tolist() == ref.finished.tolist()
     assert torch.allclose(fast.scores, ref.scores)
     assert fast.steps == ref.steps and fast_calls <= ref_calls
+
+
+def _beam(tok, c, B, beam, seed, max_new, **kw):
+    dec = HashLogitsDecoder(len(tok) + EXTRA_VOCAB, seed=seed)
+    res = beam_search(dec, torch.zeros(B, 1, 1), torch.ones(B, 1, dtype=torch.long), beam=beam,
+                      eos_id=tok.eos_token_id, pad_id=tok.pad_token_id, max_new_tokens=max_new,
+                      constraint=c, **kw)
+    return res, dec.calls
+
+
+@SETTINGS
+@given(labels=label_sets(), kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=5),
+       beam=st.sampled_from([2, 3, 4]), seed=st.integers(0, 2**16), max_new=st.integers(1, 25),
+       lp=st.sampled_from([0.0, 0.6, 1.0, 2.0, -0.5]), compact=st.sampled_from([0.0, 0.75]),
+       caps=st.none() | st.lists(st.integers(1, 12), min_size=5, max_size=5),
+       unconstrained=st.booleans())
+def test_beam_early_stop_does_not_change_outputs(tok, labels, kinds, beam, seed, max_new, lp,
+                                                 compact, caps, unconstrained):
+    V = len(tok) + EXTRA_VOCAB
+    parts = sorted(set(kinds), key=KINDS.index)
+    fsa, starts = TokenAutomaton.union([_grammar(k, tok, V, labels, SLOT_TYPES[:2]) for k in parts])
+    start_of = dict(zip(parts, starts, strict=True))
+    B = len(kinds)
+    c = None if unconstrained else Constraint(fsa, torch.tensor([start_of[k] for k in kinds]))
+    kw = dict(length_penalty=lp, compact_below=compact,
+              max_lengths=None if caps is None else torch.tensor(caps[:B]))
+    for s in range(seed, seed + 8):  # a wrong bound changes ~1 output in 100 runs: try several
+        ref, ref_calls = _beam(tok, c, B, beam, s, max_new, early_stop=False, **kw)
+        fast, fast_calls = _beam(tok, c, B, beam, s, max_new, **kw)
+        assert fast.sequences == ref.sequences
+        assert fast.lengths.tolist() == ref.lengths.tolist()
+        assert fast.finished.tolist() == ref.finished.tolist()
+        assert torch.allclose(fast.scores, ref.scores)
+        assert fast.steps <= ref.steps and fast_calls <= ref_calls
+
+
+@pytest.mark.parametrize("lp", [0.0, 1.0])
+def test_beam_early_stop_saves_steps_on_label_sets(tok, lp):
+    """Label tries are short and end: once the best finished label outranks every open beam
+    (and beats the best any could still reach), the item stops before its other beams end."""
+    V = len(tok) + EXTRA_VOCAB
+    labels = ["play_music", "play_radio", "weather_query", "set_alarm", "lights_off", "volume_up"]
+    fsa = build_grammar("labels", tok, V, labels=labels)
+    saved = 0
+    for seed in range(8):
+        c = Constraint(fsa, fsa.start_states(4))
+        ref, ref_calls = _beam(tok, c, 4, 4, seed, 30, early_stop=False, length_penalty=lp)
+        fast, fast_calls = _beam(tok, c, 4, 4, seed, 30, length_penalty=lp)
+        assert fast.sequences == ref.sequences
+        assert fast_calls <= ref_calls
+        saved += ref_calls - fast_calls
+    assert saved > 0
 
 
 def test_one_label_needs_at_most_the_prefill(bpe_tok):
