@@ -18,7 +18,8 @@ wrong:
 Grammars (``GRAMMARS`` registry, ``build_grammar(kind, tokenizer, vocab_size, **kw)``):
 
 - ``labels``  ``<label> </s>``
-- ``slots``   ``type: <free> ; type: <free> </s>`` (slot type constrained, value free)
+- ``slots``   ``type: <free> ; type: <free> </s>`` (slot type constrained, value free), or
+  ``none </s>`` (no slots: the word every svtk target uses for an empty list)
 - ``joint``   ``ASR: <free> | TAG: <label or free or slots> | </s>``
 
 Usage::
@@ -32,7 +33,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from svtk.decoding.automata import AutomatonBuilder, TokenAutomaton
-from svtk.tasks.formats import JOINT_ASR_TAG, JOINT_SEP, SLOT_KV, SLOT_SEP, joint_tag
+from svtk.tasks.formats import JOINT_ASR_TAG, JOINT_SEP, NONE, SLOT_KV, SLOT_SEP, joint_tag
 
 log = logging.getLogger(__name__)
 
@@ -144,13 +145,14 @@ def label_automaton(tokenizer, vocab_size: int, labels: Sequence[str]) -> TokenA
 
 def slot_automaton(tokenizer, vocab_size: int, slot_types: Sequence[str],
                    allow_empty: bool = True) -> TokenAutomaton:
-    """``type: value; type: value`` with each type from ``slot_types`` and free values."""
+    """``type: value; type: value`` with each type from ``slot_types`` and free values, or
+    (``allow_empty``) ``none``, the empty list as svtk's targets write it (``format_slots``)."""
     if not slot_types:
         raise ValueError("slot-constrained decoding needs at least one slot type")
     g = _Grammar(tokenizer, vocab_size)
     start = g.b.new_state()
     if allow_empty:
-        g.end_at([start])
+        g.end_at(g.b.add_sequences(start, start_forms(tokenizer, NONE)))
     forms = [f for t in slot_types for f in start_forms(tokenizer, f"{t}{SLOT_KV}")]
     ends = g.slots(forms, start, slot_types, stop_chars="", tail=())
     g.end_at(ends)
@@ -174,7 +176,7 @@ def joint_automaton(tokenizer, vocab_size: int, task: str, labels: Sequence[str]
         if slot_types:
             forms = [encode_in_context(tokenizer, f" {t}{SLOT_KV}") for t in slot_types]
             ends = g.slots(forms, head, slot_types, JOINT_SEP, tail=[f" {JOINT_SEP}"])
-            ends += g.b.add_sequences(head, [encode_in_context(tokenizer, f" {JOINT_SEP}")])
+            ends += g.b.add_sequences(head, [encode_in_context(tokenizer, f" {NONE} {JOINT_SEP}")])
         else:
             output, ostop = g.free(JOINT_SEP)
             g.b.alias(head, output)

@@ -7,6 +7,7 @@ import pytest
 
 from svtk.decoding.grammars import build_grammar, encode, encode_in_context, start_forms
 from svtk.tasks import format_joint
+from svtk.tasks.formats import format_slots
 from svtk.testing.decoding import EXTRA_VOCAB, LABELS, SLOT_TYPES
 
 
@@ -46,7 +47,10 @@ def test_slots_accept_targets_and_constrain_types(tok):
     assert _accepts(fsa, tok, "date: tomorrow; time: five pm")
     assert _accepts(fsa, tok, "time_zone: utc")
     assert _accepts(fsa, tok, "place_name: new york; date: the 3rd; time: 9:30")
-    assert _accepts(fsa, tok, "")  # no slots
+    assert _accepts(fsa, tok, "none")  # no slots, as format_slots writes it
+    assert not _accepts(fsa, tok, "")  # not an output any target has
+    plain = build_grammar("slots", tok, _V(tok), slot_types=SLOT_TYPES, allow_empty=False)
+    assert not _accepts(plain, tok, "none")
     assert not _accepts(fsa, tok, "colour: red")
     assert not _accepts(fsa, tok, "date: tomorrow; colour: red")
 
@@ -69,3 +73,4 @@ def test_joint_free_and_slot_outputs(tok):
     assert _accepts(slots, tok, format_joint("meet at five", "sf", "time: five"))
     assert _accepts(slots, tok, format_joint("meet at five", "sf", "time: five; date: today"))
     assert not _accepts(slots, tok, format_joint("meet at five", "sf", "mood: five"))
+    assert _accepts(slots, tok, format_joint("meet at five", "sf", format_slots([])))  # none
