@@ -10,8 +10,8 @@ with and without its exact early stop, whatever the length penalty and length ca
 
 from __future__ import annotations
 
-import torch
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
