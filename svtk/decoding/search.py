@@ -220,14 +220,17 @@ def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.T
     out_lengths = torch.zeros(B, dtype=torch.long, device=device)
     out_ended = torch.zeros(B, dtype=torch.bool, device=device)
 
+    def normalised(sc: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+        """``score / length ** length_penalty``, -inf kept (the final ranking of hypotheses)."""
+        return torch.where(sc == NEG_INF, NEG_INF,
+                           sc / lens.clamp(min=1).float().pow(length_penalty))
+
     def pick(sel: torch.Tensor, ended_only: bool) -> None:
         """Store the final hypothesis of the active items ``sel`` (local indices); from the
         finished beams only if ``ended_only`` (the item stopped: open beams can no longer win)."""
         rows = (sel[:, None] * K + beams).view(-1)  # (m*K,)
         flat = scores.index_select(0, sel).view(-1)
-        lens = lengths.index_select(0, rows)
-        norm = flat / lens.clamp(min=1).float().pow(length_penalty)
-        norm = torch.where(flat == NEG_INF, NEG_INF, norm)
+        norm = normalised(flat, lengths.index_select(0, rows))
         if ended_only:
             norm = torch.where(finished.index_select(0, rows), norm, NEG_INF)
         norm = norm.view(-1, K)
@@ -248,8 +251,7 @@ def beam_search(decoder: IncrementalDecoder, embeds: torch.Tensor, mask: torch.T
             return fin.all(dim=-1)
         sc = scores  # (n, K) summed log-probabilities, sorted best first
         lens = lengths.view(n, K)
-        norm = torch.where(fin & (sc > NEG_INF), sc / lens.clamp(min=1).float().pow(length_penalty),
-                           NEG_INF)
+        norm = torch.where(fin, normalised(sc, lens), NEG_INF)
         best, j = norm.max(dim=-1)  # (n,) best finished hypothesis F
         f_score = sc.gather(1, j[:, None]).squeeze(1)
         open_sc = torch.where(fin, NEG_INF, sc)
