@@ -155,9 +155,11 @@ def joint_tag(task: str) -> str:
 
 
 def format_joint(transcript: str, task: str, output: str) -> str:
-    """``ASR: <transcript> | <TASK>: <output> |`` (``task``: a registry name or its tag)."""
-    return (f"{JOINT_ASR_TAG}: {parse_text(transcript)} {JOINT_SEP} "
-            f"{joint_tag(task)}: {output.strip()} {JOINT_SEP}")
+    """``ASR: <transcript> | <TASK>: <output> |`` (``task``: a registry name or its tag); an
+    empty part is written ``TAG: |``, one space either side of every bar."""
+    parts = ((JOINT_ASR_TAG, parse_text(transcript)), (joint_tag(task), output.strip()))
+    return " ".join(f"{tag}: {text} {JOINT_SEP}" if text else f"{tag}: {JOINT_SEP}"
+                    for tag, text in parts)
 
 
 @dataclass(frozen=True)

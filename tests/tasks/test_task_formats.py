@@ -75,6 +75,17 @@ def test_joint_round_trip():
     assert parse_joint(text, "ic").ok and parse_joint(text, "IC").ok
 
 
+@pytest.mark.parametrize("transcript,output,text", [
+    ("", "set_alarm", "ASR: | IC: set_alarm |"),
+    ("call mom", "", "ASR: call mom | IC: |"),
+    ("", " ", "ASR: | IC: |"),
+])
+def test_joint_empty_parts(transcript, output, text):
+    assert format_joint(transcript, "ic", output) == text  # one space each side of a bar
+    p = parse_joint(text, "ic")
+    assert p.ok and (p.transcript, p.output) == (transcript, output.strip())
+
+
 def test_joint_slot_output_and_missing_final_bar():
     p = parse_joint("ASR: meet tomorrow at five | SF: date: tomorrow; time: five")
     assert p.ok and p.task == "sf" and p.output == "date: tomorrow; time: five"
