@@ -285,6 +285,25 @@ def training_summary(phases: list) -> dict:
             "diverged": diverged}
 
 
+LAYER_MIX_KEY = "layer_mix.weights"
+
+
+def layer_mix_weights(exp_dir: str | Path, phases: list) -> dict[str, list[float]]:
+    """Phase name -> the learned w_l of a weighted layer mix (``AE(x) = (1/L) sum_l w_l h_l``,
+    l = 0 the embeddings), read from each phase's final weights; phases without a mix are left out."""
+    from safetensors import safe_open
+
+    out = {}
+    for p in phases:
+        f = Path(exp_dir) / p.name / "model.safetensors"
+        if not f.is_file():
+            continue
+        with safe_open(str(f), "pt") as sf:
+            if LAYER_MIX_KEY in sf.keys():
+                out[p.name] = [float(w) for w in sf.get_tensor(LAYER_MIX_KEY).float()]
+    return out
+
+
 def machine_info() -> dict:
     cpu = platform.processor() or platform.machine()
     try:
@@ -402,8 +421,10 @@ def write_report(exp_dir: str | Path, compare: str | Path | None = None,
                              *(r["delta"].get(v) for v in vals[1:])])
             lines += _table(header, body) + [""]
     training: dict = {}
+    mixes: dict[str, dict[str, list[float]]] = {}
     versus: list[dict] = []
     if phases:
+        mixes[exp.name] = layer_mix_weights(exp, phases)
         plot_training(phases, plots / "training_curves.png", title=exp.name)
         training[exp.name] = training_summary(phases)
         lines += ["## Training", "", f"![training curves]({rel}/training_curves.png)", ""]
@@ -412,8 +433,9 @@ def write_report(exp_dir: str | Path, compare: str | Path | None = None,
         other_phases = find_phases(other)
         if not other_phases:
             raise UserError(f"--compare {other}: no */metrics.jsonl found there")
-        training[other.name if other.name != exp.name else str(other)] = \
-            training_summary(other_phases)
+        other_key = other.name if other.name != exp.name else str(other)
+        training[other_key] = training_summary(other_phases)
+        mixes[other_key] = layer_mix_weights(other, other_phases)
         name = f"compare_{exp.name}_vs_{other.name}.png"
         plot_compare({exp.name: phases, other.name: other_phases} if phases
                      else {other.name: other_phases}, plots / name,
@@ -439,6 +461,16 @@ def write_report(exp_dir: str | Path, compare: str | Path | None = None,
                           ""]
             else:
                 lines += ["No experiment has a finite valid loss without diverging.", ""]
+    mixes = {n: m for n, m in mixes.items() if m}
+    if mixes:
+        width = max(len(w) for m in mixes.values() for w in m.values())
+        lines += ["## Learned layer weights", "",
+                  "The weighted layer mix `(1/L) sum_l w_l h_l` after each phase (h0: the "
+                  "encoder's embeddings, the last column its last layer; 1 everywhere is a "
+                  "plain average).", ""]
+        lines += _table(["experiment", "phase", *(f"w{i}" for i in range(width))],
+                        [[n, ph, *w, *[None] * (width - len(w))]
+                         for n, m in mixes.items() for ph, w in m.items()]) + [""]
     if versus:
         lines += [f"## Decoding: {exp.name} vs {other.name}", "",
                   f"Runs decoded the same way (decode tag and split) in both experiments; "
@@ -453,7 +485,7 @@ def write_report(exp_dir: str | Path, compare: str | Path | None = None,
         "machine": mach,
         "tasks": {t: {"metric": e["metric"], "header": e["header"], "rows": e["rows"]}
                   for t, e in tables.items()},
-        "comparisons": comp, "training": training,
+        "comparisons": comp, "training": training, "layer_weights": mixes,
         "versus": {"other": str(compare), "rows": versus} if compare else None,
     })
     return md_path

@@ -148,3 +148,27 @@ def test_task_never_decoded_by_a_run_is_left_out():
                     dict(settings, system="e2e"))
     rows = comparisons([e2e, run])["system"]
     assert [r["task"] for r in rows] == ["ic"]
+
+
+def test_report_shows_learned_layer_weights(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    exp = make_fake_exp(tmp_path / "mini", n=2)
+    save_file({"layer_mix.weights": torch.tensor([0.5, 0.25, 2.0])}, str(exp / "phase1" / "model.safetensors"))
+    save_file({"layer_mix.weights": torch.tensor([0.4, 0.2, 2.5])}, str(exp / "phase2b" / "model.safetensors"))
+    save_file({"downsampler.w": torch.zeros(2)}, str(exp / "phase2a" / "model.safetensors"))  # no mix
+    write_report(exp, confusion_plots=False)
+    md = (exp / "RESULTS.md").read_text()
+    assert "## Learned layer weights" in md
+    assert "| mini | phase1 | 0.50 | 0.25 | 2.00 |" in md and "| mini | phase2b | 0.40 | 0.20 | 2.50 |" in md
+    assert "| mini | phase2a |" not in md
+    res = json.loads((exp / "results.json").read_text())
+    assert res["layer_weights"]["mini"] == {"phase1": [0.5, 0.25, 2.0], "phase2b": pytest.approx([0.4, 0.2, 2.5])}
+
+
+def test_report_without_a_layer_mix_has_no_weights_section(exps):
+    main, _ = exps
+    write_report(main, confusion_plots=False)
+    assert "## Learned layer weights" not in (main / "RESULTS.md").read_text()
+    assert json.loads((main / "results.json").read_text())["layer_weights"] == {}
