@@ -18,6 +18,8 @@ def export(
     exp_dir: Annotated[Path, typer.Option("--exp-dir", "-e", help="Experiment dir.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Export directory to write.")],
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint (default: the newest).")] = None,
+    phase: Annotated[str | None, typer.Option(help="Curriculum phase to export (default: the "
+                                                   "last finished speechlm phase).")] = None,
 ) -> None:
     """Export the trainable parts of a model with its config.
 
@@ -25,7 +27,7 @@ def export(
     """
     from svtk.decoding.export import export_experiment
 
-    written = export_experiment(exp_dir, out, checkpoint)
+    written = export_experiment(exp_dir, out, checkpoint, phase)
     typer.echo(f"exported to {written}")
 
 

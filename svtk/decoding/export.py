@@ -54,10 +54,12 @@ def export_model(model, model_config: dict[str, Any], out_dir: str | Path, *,
 
 
 def export_experiment(exp_dir: str | Path, out_dir: str | Path,
-                      checkpoint: str | Path | None = None) -> Path:
-    """Load the experiment's model (with its checkpoint) and export it."""
-    from svtk.decoding.loading import load_speechlm, model_section
+                      checkpoint: str | Path | None = None, phase: str | None = None) -> Path:
+    """Load the model of an experiment dir (its last finished speechlm phase, or ``phase``) or
+    of a phase dir, with its checkpoint, and export it."""
+    from svtk.decoding.loading import load_speechlm, model_section, resolve_model_dir
 
-    model, ckpt = load_speechlm(exp_dir, checkpoint)
-    return export_model(model, model_section(Path(exp_dir) / "config.yaml"), out_dir,
-                        source=exp_dir, checkpoint=ckpt)
+    model_dir = resolve_model_dir(exp_dir, phase)
+    model, ckpt = load_speechlm(exp_dir, checkpoint, phase=phase)
+    return export_model(model, model_section(model_dir / "config.yaml"), out_dir,
+                        source=model_dir, checkpoint=ckpt)

@@ -32,3 +32,36 @@ def test_speechlm_curriculum(toy_cuts, tmp_path):
     w2 = load_weights(tmp_path / "exp" / "phase2a" / "model.safetensors")
     assert set(r1.trainable) <= set(w2)
     assert all(torch.isfinite(v).all() for v in w2.values())
+
+
+def test_export_and_infer_a_trained_experiment(toy_cuts, tmp_path, capsys):
+    """`svtk export --exp-dir EXP` takes the experiment's last phase; `svtk infer` answers the
+    same from the experiment and from the export."""
+    import json
+
+    from lhotse import load_manifest
+
+    from svtk.cli import run
+    from svtk.config import to_dict
+    from svtk.testing.models import tiny_model_config
+    from svtk.testing.training import toy_train_config
+    from svtk.training.loop import train_phase
+
+    cfg = toy_train_config(toy_cuts, steps=2, valid_every=0, lr=3e-3, log_every=1)
+    cfg.model = to_dict(tiny_model_config(tmp_path / "models", layer="weighted", lora=True))
+    for p in cfg.phases.values():
+        p.objective = "speechlm"
+    exp, out = tmp_path / "exp", tmp_path / "export"
+    train_phase(cfg, "phase1", exp)
+    train_phase(cfg, "phase2a", exp)
+    assert run(["export", "--exp-dir", str(exp), "--out", str(out)]) == 0
+    assert "phase2a" in (out / "export.json").read_text()  # the last phase's model
+    assert run(["export", "--exp-dir", str(exp), "--out", str(tmp_path / "x"), "--phase", "nope"]) == 2
+    audio = load_manifest(toy_cuts["dev"])[0].recording.sources[0].source
+    capsys.readouterr()
+    answers = []
+    for src in (exp, out):
+        assert run(["infer", audio, "--exp-dir", str(src), "--task", "asr", "--max-new-tokens", "4",
+                    "--json"]) == 0
+        answers.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert answers[0]["hyp"] == answers[1]["hyp"] and answers[0]["raw"] == answers[1]["raw"]
