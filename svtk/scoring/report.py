@@ -26,7 +26,6 @@ Usage::
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import os
@@ -262,6 +261,8 @@ def training_summary(phases: list) -> dict:
     for a blow-up. Only the final phase is compared with itself: a curriculum changes the task
     mix between phases (ASR only, then every task), and with it the loss scale.
     """
+    from svtk.scoring.plots import smooth
+
     ys, vys, grads = [], [], []
     for p in phases:
         ys += p.series("loss")[1]
@@ -271,8 +272,7 @@ def training_summary(phases: list) -> dict:
     nonfinite = len(ys) - len(finite)
     last = [y for y in (phases[-1].series("loss")[1] if phases else []) if math.isfinite(y)]
     w = min(len(last), max(3, len(last) // 10))
-    cs = [0.0, *itertools.accumulate(last)]  # prefix sums: O(n) whatever the window
-    sm = [(cs[i] - cs[i - w]) / w for i in range(w, len(last) + 1)] if last else []
+    sm = smooth(last, w)[w - 1:] if last else []  # full windows only
     final = sm[-1] if sm else None
     best = min(sm) if sm else None
     fv = [v for v in vys if math.isfinite(v)]
@@ -293,9 +293,11 @@ def layer_mix_weights(exp_dir: str | Path, phases: list) -> dict[str, list[float
     l = 0 the embeddings), read from each phase's final weights; phases without a mix are left out."""
     from safetensors import safe_open
 
+    from svtk.training.checkpoint import WEIGHTS
+
     out = {}
     for p in phases:
-        f = Path(exp_dir) / p.name / "model.safetensors"
+        f = Path(exp_dir) / p.name / WEIGHTS
         if not f.is_file():
             continue
         with safe_open(str(f), "pt") as sf:
