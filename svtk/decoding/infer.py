@@ -46,7 +46,7 @@ def audio_cut(audio: str | Path, task: str, prompt: str, labels: list[str] | Non
 
 def infer_file(model, audio: str | Path, *, task: str | None = None, prompt: str | None = None,
                labels: list[str] | None = None, opts: DecodeConfig | None = None) -> dict[str, Any]:
-    from svtk.decoding.prompts import PromptChooser
+    from svtk.decoding.prompts import PromptChooser, fill_prompt
 
     opts = opts or DecodeConfig()
     if not task and not prompt:
@@ -57,9 +57,10 @@ def infer_file(model, audio: str | Path, *, task: str | None = None, prompt: str
         bank = PromptChooser.from_option("train", opts.prompt_dir).prompts(task)
         if not bank:
             raise UserError(f"no training prompts found for task {task!r}; give --prompt")
-        prompt = bank[0]
-        if "{labels}" in prompt and labels:
-            prompt = prompt.replace("{labels}", ", ".join(labels))
+        prompt = fill_prompt(bank[0], task, {"labels": labels})
+        if prompt is None:
+            raise UserError(f"the first training prompt of task {task!r} needs fields a single "
+                            f"file lacks ({bank[0]!r}); give --prompt")
     cut = audio_cut(audio, task, prompt, labels)
     opts = replace(opts, prompts="cut", batch_size=1, max_duration=None, tasks=None)
     return next(iter(decode_cuts(model, [cut], opts)))

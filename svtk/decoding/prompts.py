@@ -6,9 +6,11 @@ Banks are YAML. ``conf/prompts/<task>.yaml`` (one per task) holds lists under ke
 is either one mapping ``task -> [prompts]`` (or ``task -> {any key: [prompts]}``, all lists
 joined), or a single-task bank named ``<task>.yaml`` with lists under any keys. Each cut gets a
 prompt chosen by a hash of its id, so a decode is reproducible and prompts are spread evenly.
-A ``{labels}`` placeholder in a prompt is filled with the cut's label list, ``{keyword}`` (KWS) and
-``{language}`` (ST) with the cut's own fields (``keyword``, ``lang``), as the task cuts were built;
-a prompt whose field the cut lacks is not used (the cut keeps its own prompt).
+Placeholders are filled exactly as the task cuts were built (:func:`fill_prompt`, the same
+``svtk.tasks.prompts.render``): ``{labels}`` with the cut's labels and their descriptions, one
+``label (description)`` per line, ``{label_names}`` with the labels comma-separated, ``{keyword}``
+(KWS) and ``{language}`` (ST) with the cut's own fields (``keyword``, ``lang``); a prompt whose
+field the cut lacks is not used (the cut keeps its own prompt).
 
 Usage::
 
@@ -26,7 +28,7 @@ from pathlib import Path
 import yaml
 
 from svtk.errors import UserError
-from svtk.tasks.prompts import placeholders
+from svtk.tasks.prompts import label_descriptions, placeholders, render
 
 log = logging.getLogger(__name__)
 
@@ -101,24 +103,27 @@ class PromptChooser:
                 self._warned.add(task)
                 log.warning("no %s prompts for task %r; keeping the cuts' own prompts", self.mode, task)
             return None
-        prompt = bank[zlib.crc32(cut.id.encode()) % len(bank)]
-        custom = cut.custom or {}
-        labels = custom.get("labels")
-        if "{labels}" in prompt and labels:
-            prompt = prompt.replace("{labels}", ", ".join(labels))
-        if "{label_names}" in prompt and labels:
-            prompt = prompt.replace("{label_names}", ", ".join(labels))
-        for name, value in cut_prompt_fields(custom).items():
-            prompt = prompt.replace("{" + name + "}", value)
-        missing = placeholders(prompt)
-        if missing:
-            key = f"{task}:{','.join(sorted(missing))}"
+        template = bank[zlib.crc32(cut.id.encode()) % len(bank)]
+        prompt = fill_prompt(template, task, cut.custom or {})
+        if prompt is None:
+            key = f"{task}:{template}"
             if key not in self._warned:
                 self._warned.add(key)
                 log.warning("%s prompt %r needs %s, which the cuts of task %r lack; keeping the "
-                            "cuts' own prompts", self.mode, prompt, sorted(missing), task)
-            return None
+                            "cuts' own prompts", self.mode, template, sorted(placeholders(template)),
+                            task)
         return prompt
+
+
+def fill_prompt(template: str, task: str, custom: dict) -> str | None:
+    """``template`` with its placeholders filled from a task cut's custom fields, as
+    ``svtk data tasks`` renders training prompts; None when the cut lacks a field it needs."""
+    labels = custom.get("labels")
+    fields = cut_prompt_fields(custom)
+    need = placeholders(template)
+    if (need & {"labels", "label_names"} and not labels) or need - {"labels", "label_names"} - set(fields):
+        return None
+    return render(template, labels=label_descriptions(task, list(labels)) if labels else None, **fields)
 
 
 def cut_prompt_fields(custom: dict) -> dict[str, str]:

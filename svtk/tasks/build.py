@@ -33,7 +33,7 @@ from typing import Any
 
 from svtk.data.grammar import LANGUAGES
 from svtk.errors import UserError
-from svtk.tasks.prompts import joint_prompt, load_prompts
+from svtk.tasks.prompts import joint_prompt, label_descriptions, load_prompts
 from svtk.tasks.registry import Task, get_task
 
 log = logging.getLogger(__name__)
@@ -121,12 +121,6 @@ def _kind_ok(task: Task, m: dict) -> bool:
     return m.get("kind", "utt") in TASK_KINDS.get(task.name, ("utt",))
 
 
-def describe(task: Task, labels: list[str]) -> dict[str, str]:
-    """label -> description (registry text, else the label's words)."""
-    known = task.labels or {}
-    return {lab: known.get(lab, lab.replace("_", " ")) for lab in labels}
-
-
 class Builder:
     def __init__(self, cfg: TasksConfig, splits_meta: dict[str, list[tuple[Any, Any]]]):
         self.cfg = cfg
@@ -179,7 +173,7 @@ class Builder:
                 prompt_fields = dict(fields)
                 if "lang" in fields:
                     prompt_fields["language"] = LANGUAGES.get(fields["lang"], fields["lang"])
-                label_desc = describe(task, labels) if labels else None
+                label_desc = label_descriptions(tname, labels) if labels else None
                 prompt = bank.sample(rng, spec.prompts, labels=label_desc,
                                      with_labels=spec.with_labels if label_desc else None,
                                      **prompt_fields)

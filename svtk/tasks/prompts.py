@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from svtk.errors import UserError
+from svtk.tasks.registry import get_task
 
 KINDS = ("train", "unseen")
 PLACEHOLDERS = frozenset({"labels", "label_names", "keyword", "language"})
@@ -44,6 +45,16 @@ def prompts_dir() -> Path:
 
 def placeholders(template: str) -> set[str]:
     return {f for _, f, _, _ in string.Formatter().parse(template) if f}
+
+
+def label_descriptions(task: str, labels: list[str]) -> dict[str, str]:
+    """label -> description for ``{labels}``: the task registry's text, else the label's words
+    (``set_alarm`` -> ``set alarm``). The same for building task cuts and for decoding."""
+    try:
+        known = get_task(task).labels or {}
+    except UserError:  # a task of the user's own prompt bank, not in the registry
+        known = {}
+    return {lab: known.get(lab, lab.replace("_", " ")) for lab in labels}
 
 
 def describe_labels(labels: dict[str, str] | list[str]) -> str:

@@ -112,7 +112,8 @@ def test_prompt_modes(tmp_path, model):
         else:
             assert r["prompt"] == c.custom["prompt"]  # no bank for asr: kept
     seen = PromptChooser.from_option("train", bank).prompt_for(cuts[1])
-    assert seen.startswith("seen ic prompt play_music, play")
+    # as `svtk data tasks` renders it: one "label (description)" per line
+    assert seen.startswith("seen ic prompt play_music (play music)\n")
     user = tmp_path / "mine.yaml"
     user.write_text(yaml.safe_dump({"ic": ["my own prompt"], "asr": {"x": ["write it down"]}}))
     recs = _records(model, cuts, prompts=str(user))

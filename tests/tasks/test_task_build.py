@@ -63,6 +63,22 @@ def test_prompts_come_from_the_requested_bank():
     assert unseen <= set(asr.unseen)
 
 
+def test_decode_time_bank_prompts_are_the_training_prompts():
+    """`svtk decode --prompts train` must show a model the prompts it was trained on: every
+    cut's own prompt is what the decoder renders from one of the bank's templates."""
+    from svtk.decoding.prompts import fill_prompt
+
+    listed = 0
+    for c in _cuts("test_seen"):
+        if c.joint:
+            continue
+        bank = load_prompts(c.task).train
+        rendered = {fill_prompt(t, c.task, c.custom) for t in bank}
+        assert c.prompt in rendered, (c.task, c.prompt)
+        listed += "{labels}" in next(t for t in bank if fill_prompt(t, c.task, c.custom) == c.prompt)
+    assert listed > 10  # prompts listing the labels with their descriptions are among them
+
+
 def test_held_out_labels_never_in_training():
     held = "volume_down"
     for split in ("train", "dev"):
