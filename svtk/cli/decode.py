@@ -37,7 +37,7 @@ def decode(
     max_new_tokens: Annotated[int | None, typer.Option(help="Generation length limit.", show_default=False)] = None,
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint to decode (default: the phase's final weights).")] = None,
     phase: Annotated[str | None, typer.Option(help="Curriculum phase to decode (default: the speechlm phase finished last).")] = None,
-    tag: Annotated[str | None, typer.Option(help="Decode dir name (default: from config name or options).")] = None,
+    tag: Annotated[str | None, typer.Option(help="Decode dir name (default: from config name or options, then --phase and the --checkpoint's name).")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 ...")] = "cpu",
     system: Annotated[str, typer.Option(help="e2e (the SpeechLM) | gt-llm | asr-llm (cascades: the text-lm phase's LLM on the reference / CTC transcript).")] = "e2e",
     text_lm: Annotated[Path | None, typer.Option(help="Cascades: the text LLM dir (default: the text-lm phase's model/).")] = None,
@@ -75,10 +75,17 @@ def decode(
                       opts, text_lm=text_lm, ctc_encoder=ctc_encoder, device=device, split=split,
                       force=force)
         return
-    tag = tag or default_tag
+    # another phase or checkpoint of the same experiment is another decode dir, not a clash
+    tag = tag or "_".join([default_tag] + ([phase] if phase else []) +
+                          ([_checkpoint_name(checkpoint)] if checkpoint else []))
     model, ckpt = load_speechlm(exp_dir, checkpoint, device, phase=phase)
     decode_split(model, cuts_path, exp_dir / "decode" / tag / split, opts, split=split,
                  checkpoint=ckpt, force=force)
+
+
+def _checkpoint_name(path: Path) -> str:
+    """``step-00000160`` for ``checkpoints/step-00000160[/model.safetensors]``, else the file stem."""
+    return path.parent.name if path.name == "model.safetensors" else path.stem
 
 
 def register(root: typer.Typer) -> None:

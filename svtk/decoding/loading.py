@@ -23,12 +23,15 @@ Usage::
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from svtk.errors import UserError
+
+log = logging.getLogger(__name__)
 
 EXPORT_MARKER = "export.json"
 MODEL_WEIGHTS = "model.safetensors"
@@ -107,23 +110,57 @@ def load_speechlm(src: str | Path, checkpoint: str | Path | None = None, device:
     model = SpeechLM.from_config(cfg)
     if (model_dir / EXPORT_MARKER).is_file() or (model_dir / TRAIN_MARKER).is_file():
         ckpt = Path(checkpoint) if checkpoint else model_dir / MODEL_WEIGHTS
+        if ckpt.is_dir():  # a step checkpoint of svtk train: checkpoints/step-N/model.safetensors
+            ckpt = ckpt / MODEL_WEIGHTS
         if not ckpt.is_file():
             raise UserError(f"{model_dir}: no trained weights at {ckpt}")
     else:
         ckpt = resolve_checkpoint(model_dir, checkpoint)
     if ckpt is not None:
-        load_trained(model, load_file(str(ckpt)), str(ckpt))
+        load_trained(model, load_file(str(ckpt)), str(ckpt), untrained_groups(cfg_path))
     return model.to(device).eval(), ckpt
 
 
-def load_trained(model, weights: dict[str, Any], where: str) -> None:
-    """Load trained weights over the pre-trained model; every trained weight must be there."""
+def _identity_adapters(model, keys: list[str]) -> bool:
+    """True when every LoRA ``B`` among ``keys`` is all zeros (the adapter adds nothing)."""
+    params = dict(model.named_parameters())
+    b = [k for k in keys if "lora_B" in k or "lora_embedding_B" in k]
+    return bool(b) and all(not params[k].any() for k in b)
+
+
+def untrained_groups(config_path: str | Path) -> set[str]:
+    """Parameter groups that the phase of ``config_path`` and the phases it starts from
+    (``init_from``) never trained; empty for exports and bare model configs."""
+    data = yaml.safe_load(Path(config_path).read_text()) or {}
+    phases = data.get("phases") or {}
+    name, trained, seen = Path(config_path).parent.name, set(), set()
+    if name not in phases:
+        return set()
+    while name in phases and name not in seen:
+        seen.add(name)
+        trained |= set(phases[name].get("trainable") or [])
+        name = phases[name].get("init_from")
+    from svtk.models.speechlm import GROUPS
+
+    return set(GROUPS) - trained
+
+
+def load_trained(model, weights: dict[str, Any], where: str,
+                 untrained: set[str] | frozenset = frozenset()) -> None:
+    """Load trained weights over the pre-trained model; every trained weight must be there
+    (LoRA may be absent when the ``untrained`` groups say no phase trained it)."""
     result = model.load_state_dict(weights, strict=False)
     if result.unexpected_keys:
         raise UserError(f"{where}: weights that the model does not have: "
                         f"{result.unexpected_keys[:5]} ({len(result.unexpected_keys)} in all)")
     needed = set(model.trainable_state_dict())
     absent = sorted(needed & set(result.missing_keys))
+    if (absent and "lora" in untrained and all("lora_" in k for k in absent)
+            and _identity_adapters(model, absent)):
+        # a curriculum that has not trained adapters yet (phase 1): PEFT starts every adapter
+        # with B = 0, so the untrained ones are exactly the frozen LLM
+        log.info("%s: no LoRA weights (the phase trained none); the adapters are the identity", where)
+        return
     if absent:
         raise UserError(f"{where}: lacks trained weights the model needs: {absent[:5]} "
                         f"({len(absent)} in all); is this the right checkpoint?")

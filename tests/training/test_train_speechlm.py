@@ -65,3 +65,23 @@ def test_export_and_infer_a_trained_experiment(toy_cuts, tmp_path, capsys):
                     "--json"]) == 0
         answers.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
     assert answers[0]["hyp"] == answers[1]["hyp"] and answers[0]["raw"] == answers[1]["raw"]
+    # decoding another phase or checkpoint writes its own decode dir (the default tag says which)
+    dec = ["decode", "--exp-dir", str(exp), "--split", "dev", "--cuts", str(toy_cuts["dev"]),
+           "--max-new-tokens", "2"]
+    ckpt = sorted((exp / "phase1" / "checkpoints").glob("step-*"))[-1]
+    assert run(dec) == 0
+    assert run(dec + ["--phase", "phase1"]) == 0
+    assert run(dec + ["--phase", "phase1", "--checkpoint", str(ckpt)]) == 0
+    tags = {"greedy_cut": "phase2a", "greedy_cut_phase1": "phase1",
+            f"greedy_cut_phase1_{ckpt.stem}": ckpt.name}
+    for tag, used in tags.items():
+        info = json.loads((exp / "decode" / tag / "dev" / "decode_info.json").read_text())
+        assert used in info["checkpoint"], (tag, info["checkpoint"])
+    # phase 1 trained no adapters (they are the identity); phase 2a without its LoRA is an error
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(str(exp / "phase2a" / "model.safetensors"))
+    save_file({k: v for k, v in weights.items() if "lora_" not in k}, str(tmp_path / "bare.safetensors"))
+    capsys.readouterr()
+    assert run(dec + ["--checkpoint", str(tmp_path / "bare.safetensors")]) == 2
+    assert "lacks trained weights" in capsys.readouterr().err
