@@ -254,7 +254,7 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
         for batch_cuts in batches(cuts, opts):
             prepared = []
             for cut in batch_cuts:
-                prompt = chooser.prompt_for(cut)
+                prompt = chooser.prompt_for(cut, joint=is_joint(cut, opts))
                 if prompt is not None:
                     cut = fastcopy(cut, custom={**_custom(cut), "prompt": prompt})
                 prepared.append(cut)

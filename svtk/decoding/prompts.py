@@ -16,6 +16,7 @@ Usage::
 
     chooser = PromptChooser.from_option("unseen", prompt_dir="conf/prompts")
     prompt = chooser.prompt_for(cut)   # None: keep the cut's prompt
+    prompt = chooser.prompt_for(cut, joint=True)   # + "... ASR: <transcript> | IC: <answer> |"
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from pathlib import Path
 import yaml
 
 from svtk.errors import UserError
-from svtk.tasks.prompts import label_descriptions, placeholders, render
+from svtk.tasks.formats import joint_tag
+from svtk.tasks.prompts import JOINT_BANK, joint_prompt, label_descriptions, placeholders, render
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +94,21 @@ class PromptChooser:
         self._cache[task] = found
         return found
 
-    def prompt_for(self, cut) -> str | None:
-        """The prompt to decode ``cut`` with; None keeps the cut's own prompt."""
+    def prompt_for(self, cut, joint: bool = False) -> str | None:
+        """The prompt to decode ``cut`` with; None keeps the cut's own prompt. ``joint``: the
+        prompt also asks for ``ASR: ... | TAG: ... |`` (the joint bank's first suffix), as joint
+        training examples do, unless it is a joint cut's own prompt, which already does."""
+        prompt = self._bank_prompt(cut)
+        custom = cut.custom or {}
+        if joint and (prompt is not None or not custom.get("joint")):
+            kind = self.mode if self.mode in ("train", "unseen") else "train"
+            base = prompt if prompt is not None else str(custom.get("prompt", ""))
+            own = self.bank_dir is not None and (self.bank_dir / f"{JOINT_BANK}.yaml").is_file()
+            prompt = joint_prompt(base, joint_tag(str(custom.get("task", ""))), kind=kind,
+                                  source=self.bank_dir if own else None)  # else svtk's bank
+        return prompt
+
+    def _bank_prompt(self, cut) -> str | None:
         if self.mode == "cut":
             return None
         task = str((cut.custom or {}).get("task", "")).lower()

@@ -100,6 +100,8 @@ def test_max_duration_batching(model):
 
 
 def test_prompt_modes(tmp_path, model):
+    from lhotse.utils import fastcopy
+
     bank = tmp_path / "prompts"
     bank.mkdir()
     (bank / "ic.yaml").write_text(yaml.safe_dump({"train": ["seen ic prompt {labels}"],
@@ -114,6 +116,13 @@ def test_prompt_modes(tmp_path, model):
     seen = PromptChooser.from_option("train", bank).prompt_for(cuts[1])
     # as `svtk data tasks` renders it: one "label (description)" per line
     assert seen.startswith("seen ic prompt play_music (play music)\n")
+    # joint decoding asks for the joint form, as the joint training examples did
+    suffix = " First transcribe the audio, then answer, as: ASR: <transcript> | IC: <answer> |"
+    assert PromptChooser.from_option("train", bank).prompt_for(cuts[1], joint=True) == seen + suffix
+    assert PromptChooser.from_option("cut").prompt_for(cuts[1], joint=True) == \
+        cuts[1].custom["prompt"] + suffix
+    joint_cut = fastcopy(cuts[1], custom={**cuts[1].custom, "joint": True})
+    assert PromptChooser.from_option("cut").prompt_for(joint_cut, joint=True) is None  # has it
     user = tmp_path / "mine.yaml"
     user.write_text(yaml.safe_dump({"ic": ["my own prompt"], "asr": {"x": ["write it down"]}}))
     recs = _records(model, cuts, prompts=str(user))
