@@ -99,6 +99,21 @@ def test_max_duration_batching(model):
     assert [r["id"] for r in a] == [r["id"] for r in b]
 
 
+def test_batches_hold_similar_cuts_and_records_keep_manifest_order(model, monkeypatch):
+    cuts = dummy_task_cuts(12)  # asr, ic, sf, asr, ... interleaved
+    tasks_per_batch = []
+    collate = model.collate
+
+    def spy(batch_cuts):
+        tasks_per_batch.append({c.custom["task"] for c in batch_cuts})
+        return collate(batch_cuts)
+
+    monkeypatch.setattr(model, "collate", spy)
+    recs = list(decode_cuts(model, cuts, DecodeConfig(batch_size=4, max_new_tokens=4)))
+    assert [r["id"] for r in recs] == [c.id for c in cuts]
+    assert tasks_per_batch == [{"asr"}, {"ic"}, {"sf"}]
+
+
 def test_prompt_modes(tmp_path, model):
     from lhotse.utils import fastcopy
 
