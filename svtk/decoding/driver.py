@@ -5,10 +5,11 @@ prompt length, duration; by count, or by total duration with the count as a cap;
 out in manifest order), builds the prefix with ``model.prefix(model.collate(cuts))``, and runs
 batched greedy or beam search with a KV cache. With ``constrained`` each closed-set item is
 restricted to its label set and slot-filling items to their slot types (free values); with
-``joint`` non-ASR items decode and parse ``ASR: <transcript> | TASK: <output> |``. A batch can mix tasks: every item carries its own
-automaton start state. Greedy search finishes an item as soon as the constraint forces the rest
-of its output (jump-forward), and finished items leave the batch (compaction); a record's
-``score`` then sums the model's log-probabilities of the tokens it chose, forced ones add 0.
+``joint`` non-ASR items decode and parse ``ASR: <transcript> | TASK: <output> |``. A batch can
+mix tasks: every item carries its own automaton start state. Greedy search finishes an item as
+soon as the constraint forces the rest of its output (jump-forward), and finished items leave
+the batch (compaction); a record's ``score`` then sums the model's log-probabilities of the
+tokens it chose, forced ones add 0.
 
 The model is anything with the SpeechLM decoding contract: ``collate(cuts)``,
 ``prefix(batch) -> (embeds (B, T, D), mask (B, T))`` (LEFT-padded for decoder-only LLMs),
