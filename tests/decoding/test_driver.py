@@ -209,3 +209,22 @@ def test_length_caps_from_ratio_and_duration(model):
         if r["task"] == "asr":
             assert r["finished"]
             assert len(tok(r["raw"], add_special_tokens=False)["input_ids"]) < math.ceil(3.0 * cut.duration) + 2
+
+
+def test_infer_fills_the_prompt_as_training_did(tmp_path, model):
+    import numpy as np
+    import soundfile as sf
+
+    from svtk.decoding.infer import infer_file, task_labels
+    from svtk.tasks.prompts import label_descriptions, render
+
+    bank = tmp_path / "prompts"
+    bank.mkdir()
+    (bank / "ic.yaml").write_text(yaml.safe_dump({"train": ["Which intent?\n{labels}"], "unseen": ["x"]}))
+    wav = tmp_path / "a.wav"
+    sf.write(wav, np.zeros(8000, dtype="float32"), 16000)
+    rec = infer_file(model, wav, task="ic",
+                     opts=DecodeConfig(prompt_dir=str(bank), constrained=True, max_new_tokens=40))
+    labels = task_labels("ic")
+    assert rec["prompt"] == render("Which intent?\n{labels}", labels=label_descriptions("ic", labels))
+    assert "\nlights_on (" in rec["prompt"] and rec["hyp"] in labels
