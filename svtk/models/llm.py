@@ -7,7 +7,9 @@ prefix of embeddings:
 - encoder-decoder: the prefix (audio tokens then prompt embeddings) is the encoder input; the
   decoder is teacher-forced on the target (``decoder_start_token_id`` first).
 - decoder-only: each item's sequence is ``[prefix, target]`` packed contiguously and right-padded,
-  positions counted from 0 per item; the loss covers only target tokens (incl. eos).
+  positions counted from 0 per item; the loss covers only target tokens (incl. eos). With
+  ``packed`` (``LLMConfig.packed``) the items' sequences are concatenated into one, without
+  padding, under a block-diagonal causal mask (:func:`block_causal_mask`): the same loss.
 
 Usage::
 
@@ -64,6 +66,17 @@ def position_ids_from_mask(mask: torch.Tensor) -> torch.Tensor:
     return (mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
+def block_causal_mask(segment: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Additive (1, 1, L, L) mask for sequences concatenated into one: position ``q`` sees ``k``
+    when ``k <= q`` and both belong to the same ``segment`` id (L,); 0 where allowed, the
+    dtype's minimum elsewhere (a custom 4D mask, which transformers passes on as it is)."""
+    n = segment.shape[0]
+    causal = torch.ones(n, n, dtype=torch.bool, device=segment.device).tril()
+    allowed = causal & (segment[:, None] == segment[None, :])
+    mask = torch.zeros(n, n, dtype=dtype, device=segment.device)
+    return mask.masked_fill(~allowed, torch.finfo(dtype).min)[None, None]
+
+
 class LLMAdapter(nn.Module):
     kind: str = ""
 
@@ -115,17 +128,30 @@ class DecoderOnlyLLM(LLMAdapter):
     kind = "decoder-only"
 
     def target_loss(self, prefix, prefix_lens, target_ids, target_lens):
-        """[prefix_i, target_i] packed right-padded; loss on target tokens only -> (B,), (B,)."""
+        """[prefix_i, target_i] packed right-padded (or all in one sequence when
+        ``cfg.packed``); loss on target tokens only -> (B,), (B,)."""
         seq, mask, starts = pack([(prefix, prefix_lens), (self.embed(target_ids), target_lens)])
         labels = torch.full(mask.shape, IGNORE, dtype=torch.long, device=seq.device)
         for i in range(seq.shape[0]):
             s, n = int(starts[i, 1]), int(target_lens[i])
             labels[i, s - 1: s - 1 + n] = target_ids[i, :n]  # position t predicts token t+1
-        out = self.model(inputs_embeds=seq, attention_mask=mask.long(),
-                         position_ids=position_ids_from_mask(mask), use_cache=False)
-        ce = F.cross_entropy(out.logits.float().transpose(1, 2), labels, ignore_index=IGNORE,
-                             reduction="none")  # (B, T)
-        return ce.sum(1), (labels != IGNORE).sum(1)
+        positions = position_ids_from_mask(mask)
+        if not self.cfg.packed:
+            out = self.model(inputs_embeds=seq, attention_mask=mask.long(), position_ids=positions,
+                             use_cache=False)
+            ce = F.cross_entropy(out.logits.float().transpose(1, 2), labels, ignore_index=IGNORE,
+                                 reduction="none")  # (B, T)
+            return ce.sum(1), (labels != IGNORE).sum(1)
+        b = seq.shape[0]
+        segment = torch.repeat_interleave(torch.arange(b, device=seq.device), mask.sum(1))  # (L,)
+        out = self.model(inputs_embeds=seq[mask][None], position_ids=positions[mask][None],
+                         attention_mask=block_causal_mask(segment, seq.dtype), use_cache=False)
+        flat = labels[mask]  # (L,)
+        ce = F.cross_entropy(out.logits[0].float(), flat, ignore_index=IGNORE, reduction="none")
+        loss = torch.zeros(b, dtype=ce.dtype, device=ce.device).index_add_(0, segment, ce)
+        ntok = torch.zeros(b, dtype=torch.long, device=ce.device).index_add_(
+            0, segment, (flat != IGNORE).long())
+        return loss, ntok
 
 
 LLM_ADAPTERS: dict[str, type[LLMAdapter]] = {

@@ -121,7 +121,8 @@ class TextLM(nn.Module):
         from svtk.models.llm import LLM_ADAPTERS, init_llm
 
         self.tokenizer = _tokenizer(section)
-        cfg = LLMConfig(kind=section.get("kind", "encoder-decoder"), config=section.get("llm"))
+        cfg = LLMConfig(kind=section.get("kind", "encoder-decoder"), config=section.get("llm"),
+                        packed=bool(section.get("packed", False)))
         self.llm = LLM_ADAPTERS[cfg.kind](init_llm(cfg, tokenizer=self.tokenizer), cfg)
         self.max_target_tokens = int(section.get("max_target_tokens", 256))
 
