@@ -70,10 +70,11 @@ class LLMConfig:
     config: dict[str, Any] | None = None
     # Keep the base LLM frozen (paper); LoRA adapters are the only trainable LLM weights.
     freeze: bool = True
-    # decoder-only training: every item of a batch in ONE sequence with a block-diagonal causal
-    # mask, instead of each right-padded to the longest. The same loss (to float rounding) and no
-    # compute on padding, but a dense (L, L) mask that flash kernels cannot use: for CPU and
-    # small batches (egs/mini text LM, prompts of very different lengths: forward+backward 190 -> 89 ms).
+    # decoder-only training: a batch of mixed lengths becomes ONE sequence under a block-diagonal
+    # causal mask, when that costs less than right-padding every item to the longest
+    # (svtk.models.llm.packing_saves). The same loss (to float rounding), no compute on padding,
+    # but a dense (L, L) mask that flash kernels cannot use: for CPU and small batches (egs/mini
+    # text LM, prompts of very different lengths: forward+backward 190 -> 89 ms).
     packed: bool = False
 
     def __post_init__(self) -> None:

@@ -8,8 +8,9 @@ prefix of embeddings:
   decoder is teacher-forced on the target (``decoder_start_token_id`` first).
 - decoder-only: each item's sequence is ``[prefix, target]`` packed contiguously and right-padded,
   positions counted from 0 per item; the loss covers only target tokens (incl. eos). With
-  ``packed`` (``LLMConfig.packed``) the items' sequences are concatenated into one, without
-  padding, under a block-diagonal causal mask (:func:`block_causal_mask`): the same loss.
+  ``packed`` (``LLMConfig.packed``) a batch whose padding costs more than one long sequence
+  (:func:`packing_saves`) is concatenated into one, without padding, under a block-diagonal
+  causal mask (:func:`block_causal_mask`): the same loss.
 
 Usage::
 
@@ -77,6 +78,16 @@ def block_causal_mask(segment: torch.Tensor, dtype: torch.dtype) -> torch.Tensor
     return mask.masked_fill(~allowed, torch.finfo(dtype).min)[None, None]
 
 
+def packing_saves(lens: torch.Tensor, break_even: float) -> bool:
+    """Whether one packed sequence of the items (lengths ``lens``) costs less than padding each to
+    the longest. Cost ~ queries x (1 + keys / ``break_even``): the linear layers per token plus
+    attention over the keys, which costs as much as the linear layers at ``break_even`` keys.
+    Batches of similar lengths stay padded (packing would only make attention quadratic in the
+    whole batch); batches of mixed lengths, such as short and label-list prompts, are packed."""
+    total, longest, n = float(lens.sum()), float(lens.max()), len(lens)
+    return total * (1 + total / break_even) < n * longest * (1 + longest / break_even)
+
+
 class LLMAdapter(nn.Module):
     kind: str = ""
 
@@ -92,6 +103,14 @@ class LLMAdapter(nn.Module):
     @property
     def config(self):
         return self.model.config
+
+    @property
+    def attention_break_even(self) -> float:
+        """Keys per query at which attention (~4d flops a key) costs as much as a token's linear
+        layers (~8d^2 + 6d*ffn flops): 2d + 1.5 ffn."""
+        d = self.hidden_size
+        ffn = getattr(self.config, "intermediate_size", None) or 4 * d
+        return 2 * d + 1.5 * ffn
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         return self.model.get_input_embeddings()(ids)  # (B, T, D)
@@ -136,7 +155,7 @@ class DecoderOnlyLLM(LLMAdapter):
             s, n = int(starts[i, 1]), int(target_lens[i])
             labels[i, s - 1: s - 1 + n] = target_ids[i, :n]  # position t predicts token t+1
         positions = position_ids_from_mask(mask)
-        if not self.cfg.packed:
+        if not (self.cfg.packed and packing_saves(mask.sum(1), self.attention_break_even)):
             out = self.model(inputs_embeds=seq, attention_mask=mask.long(), position_ids=positions,
                              use_cache=False)
             ce = F.cross_entropy(out.logits.float().transpose(1, 2), labels, ignore_index=IGNORE,

@@ -170,11 +170,14 @@ def test_from_scratch_llm_dir_loads_like_any_other(tmp_path, kind, model_type, t
     assert torch.isfinite(out.loss)
 
 
-def test_packed_training_equals_padded(model_root, task_cuts):
+def test_packed_training_equals_padded(model_root, task_cuts, monkeypatch):
     """llm.packed: one sequence under a block-diagonal causal mask gives the padded batch's
     per-item losses and the same gradients (LoRA and downsampler), with no padding computed."""
     from dataclasses import replace
 
+    import svtk.models.llm
+
+    monkeypatch.setattr(svtk.models.llm, "packing_saves", lambda lens, break_even: True)
     cfg = tiny_model_config(model_root, encoder="native", llm="llama")
     models = []
     for packed in (False, True):
@@ -202,3 +205,11 @@ def test_block_causal_mask():
     allowed = (m == 0).int().tolist()
     assert allowed == [[1, 0, 0, 0, 0], [1, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 1, 1, 0],
                        [0, 0, 1, 1, 1]]
+
+
+def test_packing_only_when_it_saves_compute():
+    from svtk.models.llm import packing_saves
+
+    assert packing_saves(torch.tensor([20, 25, 150, 30, 22, 160, 18, 40, 35]), 1664.0)  # prompts
+    assert not packing_saves(torch.tensor([70, 68, 66, 65, 64, 62] * 3), 1664.0)  # like lengths
+    assert not packing_saves(torch.tensor([100, 100]), 1664.0)
