@@ -30,7 +30,7 @@ def run_bench(config: str, seconds: float, dtype: str, max_duration: float, thre
     from lhotse import CutSet, MonoCut, Recording
 
     from svtk.config import load_config
-    from svtk.latents.extract import _load_audio, duration_batches, extract_latents
+    from svtk.latents.extract import duration_batches, extract_latents, recording_audio
     from svtk.models.config import ModelConfig, NativeEncoderConfig
     from svtk.models.encoders import build_encoder
     from svtk.models.native import NativeEncoder
@@ -60,7 +60,7 @@ def run_bench(config: str, seconds: float, dtype: str, max_duration: float, thre
 
         encoder = build_encoder(cfg.encoder).eval()
         batches = duration_batches(recs, max_duration, 32)
-        audio = [[_load_audio(r, encoder.sample_rate) for r in b] for b in batches]
+        audio = [[recording_audio(r, encoder.sample_rate) for r in b] for b in batches]
         with torch.inference_mode():  # warm-up
             encoder(audio[0][0][None], torch.tensor([audio[0][0].shape[0]]))
         bare = full = float("inf")

@@ -66,7 +66,8 @@ def duration_batches(recordings: list, max_duration: float, max_batch: int) -> l
     return batches
 
 
-def _load_audio(rec, sample_rate: int) -> torch.Tensor:
+def recording_audio(rec, sample_rate: int) -> torch.Tensor:
+    """A recording's first channel at ``sample_rate``: (S,) float32."""
     if rec.sampling_rate != sample_rate:
         rec = rec.resample(sample_rate)
     return torch.from_numpy(rec.load_audio(channels=0)).float().reshape(-1)  # (S,)
@@ -120,7 +121,7 @@ def extract_latents(model_cfg: ModelConfig, cuts_path: str | Path, out_root: str
     batches = duration_batches(list(recordings.values()), max_duration, max_batch)
     with atomic_path(storage) as tmp_storage, NpyChunkyWriter(tmp_storage) as writer:
         for batch in progress(batches, description=f"latents {split}", unit="batch"):
-            audio = [_load_audio(r, encoder.sample_rate) for r in batch]
+            audio = [recording_audio(r, encoder.sample_rate) for r in batch]
             lens = torch.tensor([a.shape[0] for a in audio])
             padded = torch.nn.utils.rnn.pad_sequence(audio, batch_first=True).to(device)
             t0 = time.perf_counter()

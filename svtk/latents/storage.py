@@ -70,3 +70,16 @@ class NpyChunkyReader(FeaturesReader):
             f.seek(left * row * dtype.itemsize, 1)
             data = np.fromfile(f, dtype=dtype, count=(n - left) * row)
         return data.reshape((n - left, *shape[1:]))
+
+
+def load_cut_array(cut, field: str) -> np.ndarray:
+    """The per-recording TemporalArray in ``cut.custom[field]`` as float32, sliced to the cut's
+    span: a cut covering its whole recording reads every stored frame (exactly the frames the
+    recording gives), a shorter one the frames of its time span."""
+    arr = cut.custom[field]
+    rec_dur = cut.recording.duration if cut.has_recording else None
+    if cut.start == 0 and rec_dur is not None and abs(cut.duration - rec_dur) < 1e-3:
+        data = arr.load()
+    else:
+        data = arr.load(start=cut.start, duration=cut.duration)
+    return np.asarray(data, dtype=np.float32)

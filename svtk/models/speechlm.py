@@ -278,13 +278,6 @@ class SpeechLM(nn.Module):
 
 def load_latent(cut):
     """The cached latent of ``cut`` as float32 numpy (T, D) or (T, L, D), sliced to the cut."""
-    import numpy as np
+    from svtk.latents.storage import load_cut_array
 
-    arr = cut.custom[LATENT_FIELD]
-    rec_dur = cut.recording.duration if cut.has_recording else None
-    if cut.start == 0 and rec_dur is not None and abs(cut.duration - rec_dur) < 1e-3:
-        data = arr.load()  # the whole recording's latent: exactly the audio path's frames
-    else:
-        data = arr.load(start=cut.start, duration=cut.duration)
-    return np.asarray(data, dtype=np.float32)
-
+    return load_cut_array(cut, LATENT_FIELD)
