@@ -7,6 +7,9 @@ is per utterance over valid frames, and padded frames are zeroed before each con
 utterance gives the same hidden states alone or in a padded batch. Optional SpecAugment masks
 the normalised fbank in training mode only.
 
+:meth:`NativeEncoder.forward_fbank` takes the fbank stored by ``svtk data fbank`` instead of audio
+(the same frames, so the same result), which pre-training reads to skip the FFTs at every step.
+
 Reads/writes a directory with ``config.json`` (:class:`NativeEncoderConfig` fields plus
 ``"svtk_encoder": "native"``) and ``model.safetensors``.
 
@@ -48,6 +51,20 @@ def fbank_frames(num_samples: torch.Tensor, sample_rate: int = 16000) -> torch.T
 def conv_out_len(lengths: torch.Tensor, kernel: int, stride: int, padding: int) -> torch.Tensor:
     """Output length of a Conv1d: floor((L + 2p - k) / s) + 1."""
     return torch.div(lengths + 2 * padding - kernel, stride, rounding_mode="floor") + 1
+
+
+def log_mel(sample_rate: int = 16000, num_mel_bins: int = 80) -> nn.Module:
+    """The encoder's frozen filterbank: kaldi log-mel, 25 ms / 10 ms, snip_edges, no dither
+    (also what ``svtk data fbank`` stores)."""
+    from lhotse.features.kaldi.layers import Wav2LogFilterBank
+
+    with warnings.catch_warnings():  # lhotse warns about snip_edges; we want exact frames
+        warnings.simplefilter("ignore", UserWarning)
+        fbank = Wav2LogFilterBank(sampling_rate=sample_rate, num_filters=num_mel_bins,
+                                  snip_edges=True, dither=0.0)
+    for p in fbank.parameters():
+        p.requires_grad_(False)
+    return fbank
 
 
 class _FeedForward(nn.Module):
@@ -138,16 +155,8 @@ class NativeEncoder(SpeechEncoder):
 
     def __init__(self, config: NativeEncoderConfig):
         super().__init__()
-        from lhotse.features.kaldi.layers import Wav2LogFilterBank
-
         self.config = config
-        with warnings.catch_warnings():  # lhotse warns about snip_edges; we want exact frames
-            warnings.simplefilter("ignore", UserWarning)
-            self.fbank = Wav2LogFilterBank(sampling_rate=config.sample_rate,
-                                           num_filters=config.num_mel_bins, snip_edges=True,
-                                           dither=0.0)
-        for p in self.fbank.parameters():
-            p.requires_grad_(False)
+        self.fbank = log_mel(config.sample_rate, config.num_mel_bins)
         d = config.d_model
         chans = [config.num_mel_bins] + [d] * len(config.subsampling)
         self.subsample = nn.ModuleList(
@@ -188,6 +197,11 @@ class NativeEncoder(SpeechEncoder):
         with torch.no_grad():
             feats = self.fbank(audio.float())  # (B, F, 80)
         lens = fbank_frames(audio_lens, self.config.sample_rate).to(feats.device)
+        return self.normalise(feats, lens)
+
+    def normalise(self, feats: torch.Tensor, lens: torch.Tensor):
+        """Raw fbank (B, F, 80) of ``lens`` (B,) frames -> per-utterance mean and variance
+        normalised over the valid frames, zero on padding: (B, F', 80), lens."""
         feats = feats[:, : int(lens.max())] if feats.shape[1] else feats
         mask = lengths_to_mask(lens, feats.shape[1])[..., None]  # (B, F, 1)
         n = lens.clamp(min=1)[:, None, None].to(feats.dtype)
@@ -219,7 +233,15 @@ class NativeEncoder(SpeechEncoder):
 
     def forward(self, audio: torch.Tensor, audio_lens: torch.Tensor) -> EncoderOutput:
         """audio (B, S) float at ``sample_rate``, audio_lens (B,) samples."""
-        x, lens = self.features(audio, audio_lens)  # (B, F, 80)
+        return self.encode(*self.features(audio, audio_lens))
+
+    def forward_fbank(self, feats: torch.Tensor, frame_lens: torch.Tensor) -> EncoderOutput:
+        """The same from stored raw fbank (``svtk data fbank``): feats (B, F, 80) right-padded,
+        frame_lens (B,) = :func:`fbank_frames` of the audio lengths."""
+        return self.encode(*self.normalise(feats.float(), frame_lens.to(feats.device)))
+
+    def encode(self, x: torch.Tensor, lens: torch.Tensor) -> EncoderOutput:
+        """Normalised fbank (B, F, 80), frame lengths (B,) -> hidden states."""
         if self.training and (self.config.freq_masks > 0 or self.config.time_masks > 0):
             x = self.spec_augment(x, lens)
         x = x.transpose(1, 2)  # (B, 80, F)
