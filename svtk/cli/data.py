@@ -1,10 +1,11 @@
-"""``svtk data``: the synthetic corpus, manifest validation and task cuts.
+"""``svtk data``: the synthetic corpus, manifest validation, task cuts and stored fbank.
 
 Usage::
 
     svtk data synth --config egs/mini/conf/synth.yaml --out-dir data --workers 2
     svtk data validate --data-dir data --corpus mini
     svtk data tasks --config egs/mini/conf/tasks.yaml --data-dir data
+    svtk data fbank --cuts data/tasks/train.jsonl.gz --split train --out-dir data/fbank --tasks asr
 """
 
 from __future__ import annotations
@@ -102,6 +103,26 @@ def tasks(
     summary = build_tasks(load(TasksConfig, config, overrides), data_dir, force=force)
     for name, s in summary["splits"].items():
         typer.echo(f"{name}: {s['cuts']} cuts " + " ".join(f"{t}={n}" for t, n in s["tasks"].items()))
+
+
+@app.command("fbank")
+def fbank(
+    cuts: Annotated[Path, typer.Option("--cuts", help="Task cuts (jsonl.gz) whose recordings to compute.")],
+    split: Annotated[str, typer.Option("--split", help="Name of the output cuts: <out-dir>/<split>.jsonl.gz.")],
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where the features and cuts go.")] = Path("data/fbank"),
+    num_mel_bins: Annotated[int, typer.Option("--num-mel-bins", help="Mel bands (the native encoder's num_mel_bins).")] = 80,
+    sample_rate: Annotated[int, typer.Option("--sample-rate", help="Audio is resampled to this.")] = 16000,
+    tasks: Annotated[list[str] | None, typer.Option("--tasks", help="Only the cuts of these tasks (repeatable; default: all).")] = None,
+    force: ForceOpt = False,
+) -> None:
+    """Compute kaldi fbank once per recording (lossless) for encoder pre-training to read.
+
+    Example:  svtk data fbank --cuts data/tasks/train.jsonl.gz --split train --out-dir data/fbank --tasks asr
+    """
+    from svtk.data.fbank import compute_fbank
+
+    typer.echo(str(compute_fbank(cuts, out_dir, split, num_mel_bins=num_mel_bins,
+                                 sample_rate=sample_rate, tasks=tasks or None, force=force)))
 
 
 def register(root: typer.Typer) -> None:

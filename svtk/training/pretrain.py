@@ -1,7 +1,8 @@
 """Pre-training objectives of the mini recipe, trained by the same loop as the SpeechLM.
 
 - ``ctc``: the svtk-native encoder (:class:`svtk.models.native.NativeEncoder`) with its CTC head,
-  from scratch, on the transcripts of the ASR task cuts. Its ``save_pretrained`` directory
+  from scratch, on the transcripts of the ASR task cuts; from their stored fbank when the cuts
+  carry it (``svtk data fbank``), else from the audio. Its ``save_pretrained`` directory
   (``exp/<tag>/<phase>/model/``) is what the SpeechLM's ``encoder.name_or_path`` points at,
   frozen, as SpeechVerse freezes WavLM.
 - ``text-lm``: a small LLM (T5 or a decoder-only family, from an inline HF config) from scratch
@@ -26,6 +27,7 @@ Usage::
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +37,13 @@ from torch import nn
 from svtk.errors import UserError
 from svtk.training.objectives import register_objective
 
+log = logging.getLogger(__name__)
+
 
 def _pad(seqs: list[torch.Tensor], value: float = 0) -> tuple[torch.Tensor, torch.Tensor]:
     lens = torch.tensor([len(s) for s in seqs], dtype=torch.long)
-    out = torch.full((len(seqs), max(int(lens.max()), 1)), value, dtype=seqs[0].dtype)
+    out = torch.full((len(seqs), max(int(lens.max()), 1), *seqs[0].shape[1:]), value,
+                     dtype=seqs[0].dtype)
     for i, s in enumerate(seqs):
         out[i, : len(s)] = s
     return out, lens
@@ -85,22 +90,49 @@ class CTCModel(nn.Module):
         return {"encoder": [p for n, p in self.encoder.named_parameters()
                             if not n.startswith("fbank.")]}
 
+    def _stored_fbank(self, cuts: list) -> bool:
+        """Whether the batch reads stored fbank (``svtk data fbank``): every cut has it, made
+        with this encoder's filterbank."""
+        from svtk.data.fbank import FBANK_CONFIG_FIELD, FBANK_FIELD, fbank_config
+
+        have = [FBANK_FIELD in (c.custom or {}) for c in cuts]
+        if not all(have):
+            if any(have):
+                log.warning("some cuts in a batch have stored fbank and some do not; reading audio")
+            return False
+        want = fbank_config(self.encoder.config.num_mel_bins, self.encoder.config.sample_rate)
+        for c in cuts:
+            if c.custom.get(FBANK_CONFIG_FIELD) != want:
+                raise UserError(f"cut {c.id} carries fbank {c.custom.get(FBANK_CONFIG_FIELD)} but "
+                                f"the encoder computes {want}; re-run svtk data fbank")
+        return True
+
     def collate(self, cuts: Any) -> _Batch:
         cuts = list(cuts)
-        sr = self.encoder.config.sample_rate
-        audio, targets = [], []
+        targets = []
         for c in cuts:
-            c2 = c.resample(sr) if c.sampling_rate != sr else c
-            audio.append(torch.from_numpy(c2.load_audio()[0]).float())
             ids = self.tokenizer.encode(transcript(c)) or [self.tokenizer.eos_id]
             targets.append(torch.tensor(ids, dtype=torch.long))
-        a, alens = _pad(audio, 0.0)
         t, tlens = _pad(targets, self.tokenizer.pad_id)
-        return _Batch(audio=a, audio_lens=alens, targets=t, target_lens=tlens,
-                      tasks=[(c.custom or {}).get("task", "asr") for c in cuts])
+        batch = _Batch(targets=t, target_lens=tlens,
+                       tasks=[(c.custom or {}).get("task", "asr") for c in cuts])
+        if self._stored_fbank(cuts):
+            from svtk.data.fbank import load_fbank
+
+            batch["fbank"], batch["fbank_lens"] = _pad(
+                [torch.from_numpy(load_fbank(c)) for c in cuts], 0.0)
+            return batch
+        sr = self.encoder.config.sample_rate
+        audio = [torch.from_numpy((c.resample(sr) if c.sampling_rate != sr else c).load_audio()[0])
+                 .float() for c in cuts]
+        batch["audio"], batch["audio_lens"] = _pad(audio, 0.0)
+        return batch
 
     def forward(self, batch: _Batch) -> dict[str, torch.Tensor]:
-        out = self.encoder(batch["audio"], batch["audio_lens"])
+        if "fbank" in batch:
+            out = self.encoder.forward_fbank(batch["fbank"], batch["fbank_lens"])
+        else:
+            out = self.encoder(batch["audio"], batch["audio_lens"])
         per_item = self.encoder.ctc_loss(out.hidden_states[-1], out.lengths, batch["targets"],
                                          batch["target_lens"], reduction="none")  # (B,)
         n = batch["target_lens"].to(per_item.device)
