@@ -8,20 +8,21 @@
 #   0  check the environment                              [svtk check]
 #   1  synthesise the corpus, lhotse manifests             [svtk data synth]
 #   2  validate manifests, build task cuts                 [svtk data validate, svtk data tasks]
-#   3  sentencepiece tokenizer on the task texts           [svtk model train-tokenizer]
-#   4  pre-train the speech encoder with CTC               [svtk train --phase encoder_ctc]
-#   5  pre-train the text LLM on the task texts            [svtk train --phase text_lm]
-#   6  cache the frozen encoder's latents                  [svtk latents extract]
-#   7  curriculum phase 1: downsampler + layer mix, ASR    [svtk train --phase phase1]
-#   8  curriculum phase 2a: + LoRA, ASR                    [svtk train --phase phase2a]
-#   9  curriculum phase 2b: + LoRA, all tasks mixed        [svtk train --phase phase2b]
-#  10  all tasks at once, no curriculum (comparison)       [svtk train --phase allatonce]
-#      (runs beside stages 7-9: it needs only stages 4-6)
-#  11  decode: seen/unseen prompts and voices, constrained
+#   3  fbank of the ASR cuts, once, for CTC pre-training   [svtk data fbank]
+#   4  sentencepiece tokenizer on the task texts           [svtk model train-tokenizer]
+#   5  pre-train the speech encoder with CTC               [svtk train --phase encoder_ctc]
+#   6  pre-train the text LLM on the task texts            [svtk train --phase text_lm]
+#   7  cache the frozen encoder's latents                  [svtk latents extract]
+#   8  curriculum phase 1: downsampler + layer mix, ASR    [svtk train --phase phase1]
+#   9  curriculum phase 2a: + LoRA, ASR                    [svtk train --phase phase2a]
+#  10  curriculum phase 2b: + LoRA, all tasks mixed        [svtk train --phase phase2b]
+#  11  all tasks at once, no curriculum (comparison)       [svtk train --phase allatonce]
+#      (runs beside stages 8-10: it needs only stages 5-7)
+#  12  decode: seen/unseen prompts and voices, constrained
 #      or free, unseen labels, joint                       [svtk decode]
-#  12  cascade baselines GT->LLM and ASR->LLM              [svtk decode --system]
-#  13  score every decode                                  [svtk score]
-#  14  RESULTS.md, confusion matrices, training curves     [svtk report]
+#  13  cascade baselines GT->LLM and ASR->LLM              [svtk decode --system]
+#  14  score every decode                                  [svtk score]
+#  15  RESULTS.md, confusion matrices, training curves     [svtk report]
 #
 # Independent commands run side by side (bin/jobs.sh), each on its share of the cores with its
 # output in a log file: CTC beside the text LLM, the curriculum beside the all-at-once run,
@@ -69,26 +70,34 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
-  stage_banner 3 "tokenizer: sentencepiece on the task texts"
+  stage_banner 3 "fbank of the ASR cuts (CTC pre-training reads it, not the audio)"
+  for split in train dev; do
+    svtk data fbank --cuts $data/tasks/$split.jsonl.gz --split $split --out-dir $data/fbank --tasks asr
+  done
+fi
+
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
+  stage_banner 4 "tokenizer: sentencepiece on the task texts"
   svtk model train-tokenizer --cuts $data/tasks/train.jsonl.gz --out-dir exp/tokenizer --vocab-size 500
 fi
 
-# Stages 4 and 5 are independent: they train side by side.
-if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  stage_banner 4 "pre-train the speech encoder (CTC)"
+# Stages 5 and 6 are independent: they train side by side.
+if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
+  stage_banner 5 "pre-train the speech encoder (CTC)"
   job exp/pretrain/log/encoder_ctc.log \
-    svtk train --config $train_config --phase encoder_ctc --exp-dir exp/pretrain
+    svtk train --config $train_config --phase encoder_ctc --exp-dir exp/pretrain \
+      --set data.train_cuts=$data/fbank/train.jsonl.gz --set data.valid_cuts=$data/fbank/dev.jsonl.gz
 fi
 
-if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
-  stage_banner 5 "pre-train the text LLM on the task texts"
+if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
+  stage_banner 6 "pre-train the text LLM on the task texts"
   job exp/pretrain/log/text_lm.log \
     svtk train --config $train_config --phase text_lm --exp-dir exp/pretrain
 fi
 run_jobs
 
-if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
-  stage_banner 6 "cache the frozen encoder's latents"
+if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
+  stage_banner 7 "cache the frozen encoder's latents"
   for split in train dev; do  # one after the other: dev is small, train wants every core
     svtk latents extract --config $model_config --cuts $data/tasks/$split.jsonl.gz --split $split \
       --out-dir $data/latents
@@ -102,9 +111,9 @@ on_latents() {
   echo "--set data.train_cuts=$cache/train.jsonl.gz --set data.valid_cuts=$cache/dev.jsonl.gz"
 }
 
-# Stages 7-9 are one chain (each phase starts from the last); stage 10 trains beside it.
+# Stages 8-10 are one chain (each phase starts from the last); stage 11 trains beside it.
 curriculum() {
-  local n=7 phase
+  local n=8 phase
   for phase in phase1 phase2a phase2b; do
     if [ $stage -le $n ] && [ $stop_stage -ge $n ]; then
       svtk train --config $train_config --phase $phase --exp-dir $exp $(on_latents)
@@ -112,15 +121,15 @@ curriculum() {
     n=$((n + 1))
   done
 }
-if [ $stage -le 9 ] && [ $stop_stage -ge 7 ]; then
-  [ $stage -le 7 ] && stage_banner 7 "curriculum phase 1: downsampler + layer mix on ASR"
-  [ $stage -le 8 ] && [ $stop_stage -ge 8 ] && stage_banner 8 "curriculum phase 2a: + LoRA, ASR only"
-  [ $stop_stage -ge 9 ] && stage_banner 9 "curriculum phase 2b: + LoRA, all tasks mixed"
+if [ $stage -le 10 ] && [ $stop_stage -ge 8 ]; then
+  [ $stage -le 8 ] && stage_banner 8 "curriculum phase 1: downsampler + layer mix on ASR"
+  [ $stage -le 9 ] && [ $stop_stage -ge 9 ] && stage_banner 9 "curriculum phase 2a: + LoRA, ASR only"
+  [ $stop_stage -ge 10 ] && stage_banner 10 "curriculum phase 2b: + LoRA, all tasks mixed"
   job $exp/log/curriculum.log curriculum
 fi
 
-if [ $stage -le 10 ] && [ $stop_stage -ge 10 ]; then
-  stage_banner 10 "all tasks at once, no curriculum (for the comparison)"
+if [ $stage -le 11 ] && [ $stop_stage -ge 11 ]; then
+  stage_banner 11 "all tasks at once, no curriculum (for the comparison)"
   job $exp_all/log/allatonce.log \
     svtk train --config $train_config --phase allatonce --exp-dir $exp_all $(on_latents)
 fi
@@ -134,8 +143,8 @@ decode() {  # decode LOG_NAME EXP_DIR SPLIT OPTIONS...
     --data-dir $data/tasks --split $split "$@"
 }
 
-if [ $stage -le 11 ] && [ $stop_stage -ge 11 ]; then
-  stage_banner 11 "decode"
+if [ $stage -le 12 ] && [ $stop_stage -ge 12 ]; then
+  stage_banner 12 "decode"
   # held-out sentences: training voices and never-heard voices; constrained and free
   for split in test_seen test_unseen; do
     decode $split.constrained $exp $split --prompts train --constrained
@@ -153,16 +162,16 @@ if [ $stage -le 11 ] && [ $stop_stage -ge 11 ]; then
   decode test_seen.constrained $exp_all test_seen --prompts train --constrained
 fi
 
-if [ $stage -le 12 ] && [ $stop_stage -ge 12 ]; then
-  stage_banner 12 "cascade baselines: GT->LLM and ASR->LLM (paper Table 2)"
+if [ $stage -le 13 ] && [ $stop_stage -ge 13 ]; then
+  stage_banner 13 "cascade baselines: GT->LLM and ASR->LLM (paper Table 2)"
   for system in gt-llm asr-llm; do
     decode test_seen.$system $exp test_seen --prompts train --constrained --system $system
   done
 fi
 run_jobs
 
-if [ $stage -le 13 ] && [ $stop_stage -ge 13 ]; then
-  stage_banner 13 "score"
+if [ $stage -le 14 ] && [ $stop_stage -ge 14 ]; then
+  stage_banner 14 "score"
   for e in $exp $exp_all; do
     for d in $e/decode/*/*/; do
       svtk score "$d" --ref-cuts $data/tasks/$(basename "$d").jsonl.gz
@@ -170,8 +179,8 @@ if [ $stage -le 13 ] && [ $stop_stage -ge 13 ]; then
   done
 fi
 
-if [ $stage -le 14 ] && [ $stop_stage -ge 14 ]; then
-  stage_banner 14 "report"
+if [ $stage -le 15 ] && [ $stop_stage -ge 15 ]; then
+  stage_banner 15 "report"
   svtk report --exp-dir $exp --compare $exp_all
   log "results: $(pwd)/$exp/RESULTS.md"
 fi

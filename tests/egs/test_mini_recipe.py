@@ -60,7 +60,7 @@ def recipe_run(tmp_path_factory):
 
 def test_every_stage_ran(recipe_run):
     _, first = recipe_run
-    for n in range(15):
+    for n in range(16):
         assert f"===== stage {n}:" in first.stderr, f"stage {n} did not run"
 
 
