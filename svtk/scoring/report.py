@@ -324,7 +324,30 @@ def machine_info() -> dict:
     except OSError:
         pass
     return {"cpu": cpu, "cores": os.cpu_count(), "memory": mem,
-            "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
+            "os": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
+            "matmul_gflops_1thread": matmul_gflops()}
+
+
+def matmul_gflops(n: int = 1024, seconds: float = 0.3) -> float | None:
+    """fp32 matmul throughput on one thread now (GFLOP/s): machines of the same name differ,
+    and one machine's speed drifts during a day (2x seen here), so run times need this beside
+    them to be compared."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return None
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        a @ b
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            a @ b
+            count += 1
+        return round(2 * n ** 3 * count / (time.perf_counter() - start) / 1e9, 1)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _git_line(exp_dir: Path) -> str:
@@ -379,7 +402,8 @@ def write_report(exp_dir: str | Path, compare: str | Path | None = None,
         + f" on {time.strftime('%Y-%m-%d %H:%M %Z')}. Do not edit: re-run the command.",
         "",
         f"- machine: {mach['cpu']}, {mach['cores']} cores, {mach['memory'] or '? GiB'} RAM, "
-        f"{mach['os']}, Python {mach['python']}",
+        f"{mach['os']}, Python {mach['python']}; fp32 matmul on one thread "
+        f"{mach['matmul_gflops_1thread']} GFLOP/s when this report was made",
         f"- {_git_line(exp)}",
         f"- decode runs: {len(runs)}; training phases: "
         f"{', '.join(p.name for p in phases) if phases else 'none found'}",
