@@ -73,3 +73,13 @@ def test_cli_skips_when_done_and_refuses_changed_input(toy_cuts, tmp_path, capsy
     stamp = (tmp_path / "dev.jsonl.gz").stat().st_mtime_ns
     assert run(args) == 0 and (tmp_path / "dev.jsonl.gz").stat().st_mtime_ns == stamp
     assert run(args[:-2] + ["--tasks", "ic"]) != 0  # another selection: refused without --force
+
+
+def test_bad_input_is_named(toy_cuts, tmp_path):
+    from svtk.errors import UserError
+
+    with pytest.raises(UserError, match="no cuts of tasks"):
+        compute_fbank(toy_cuts["dev"], tmp_path / "a", "dev", tasks=["sf"])
+    with pytest.raises(UserError, match="not found"):
+        compute_fbank(tmp_path / "missing.jsonl.gz", tmp_path / "b", "dev")
+    assert not (tmp_path / "a" / "dev.jsonl.gz").exists()  # nothing half-written
