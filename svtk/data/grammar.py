@@ -39,6 +39,33 @@ def V(en: str, de: str | dict[str, str], fr: str | dict[str, str]) -> Value:  # 
     return Value(en, as_forms(de), as_forms(fr))
 
 
+def _de_fr(fr: str) -> str:
+    """French "de" + a name, elided before a vowel (d'Adele, de Coldplay, des Beatles)."""
+    if fr.startswith("les "):
+        return "des " + fr[4:]
+    return ("d'" if fr[:1].lower() in "aeiouhé" else "de ") + fr
+
+
+def _a_fr(fr: str) -> str:
+    """French "à" + a name or noun phrase (à maman, au docteur Smith)."""
+    return "au " + fr[3:] if fr.startswith("le ") else "à " + fr
+
+
+def _de_def_fr(fr: str) -> str:
+    """French "de" + a definite noun phrase (du film, de la pizza, de l'hôtel)."""
+    return "du " + fr[3:] if fr.startswith("le ") else "de " + fr
+
+
+def _artist(en: str, de: str, fr: str, de_dat: str | None = None) -> Value:
+    """A band or singer: German accusative (base) and dative, French base and with "de"."""
+    return V(en, {"": de, "dat": de_dat or de}, {"": fr, "de": _de_fr(fr)})
+
+
+def _person(en: str, de: str, fr: str, de_dat: str | None = None) -> Value:
+    """A contact: German accusative (base) and dative, French base and with "à"."""
+    return V(en, {"": de, "dat": de_dat or de}, {"": fr, "a": _a_fr(fr)})
+
+
 @dataclass(frozen=True)
 class Template:
     en: str
@@ -93,10 +120,13 @@ SLOTS: dict[str, list[Value]] = {
         V("reggae", {"music": "Reggaemusik"}, {"music": "du reggae"}),
         V("hip hop", {"music": "Hip-Hop-Musik"}, {"music": "du hip-hop"}),
     ],
-    "artist": [V(a, t, t) for a, t in [
-        ("the beatles", "den Beatles"), ("adele", "Adele"), ("coldplay", "Coldplay"),
-        ("madonna", "Madonna"), ("queen", "Queen"), ("abba", "ABBA"),
-        ("elvis presley", "Elvis Presley"), ("taylor swift", "Taylor Swift")]],
+    "artist": [
+        _artist("the beatles", "die Beatles", "les Beatles", de_dat="den Beatles"),
+        *[_artist(a, t, t) for a, t in [
+            ("adele", "Adele"), ("coldplay", "Coldplay"), ("madonna", "Madonna"),
+            ("queen", "Queen"), ("abba", "ABBA"), ("elvis presley", "Elvis Presley"),
+            ("taylor swift", "Taylor Swift")]],
+    ],
     "time": [
         V("seven in the morning", "7 Uhr morgens", "7 heures du matin"),
         V("half past six", "halb sieben", "6 heures et demie"),
@@ -133,11 +163,10 @@ SLOTS: dict[str, list[Value]] = {
         V("two hours", "zwei Stunden", "deux heures"),
         V("fifteen minutes", "fünfzehn Minuten", "quinze minutes"),
     ],
-    "person": [
-        V("mom", "Mama", "maman"), V("dad", "Papa", "papa"), V("john", "John", "John"),
-        V("sarah", "Sarah", "Sarah"), V("doctor smith", "Doktor Smith", "le docteur Smith"),
-        V("grandma", "Oma", "mamie"), V("alice", "Alice", "Alice"), V("peter", "Peter", "Peter"),
-    ],
+    "person": [_person(en, de, fr) for en, de, fr in [
+        ("mom", "Mama", "maman"), ("dad", "Papa", "papa"), ("john", "John", "John"),
+        ("sarah", "Sarah", "Sarah"), ("doctor smith", "Doktor Smith", "le docteur Smith"),
+        ("grandma", "Oma", "mamie"), ("alice", "Alice", "Alice"), ("peter", "Peter", "Peter")]],
     "item": [
         V("milk", "Milch", "du lait"), V("eggs", "Eier", "des œufs"),
         V("bread", "Brot", "du pain"), V("coffee", "Kaffee", "du café"),
@@ -159,16 +188,19 @@ SLOTS: dict[str, list[Value]] = {
     ],
     # Not an SF slot: the object of an opinion sentence.
     "thing": [
-        V("movie", {"nom": "der Film", "acc": "den Film"}, {"def": "le film"}),
-        V("restaurant", {"nom": "das Restaurant", "acc": "das Restaurant"}, {"def": "le restaurant"}),
-        V("hotel", {"nom": "das Hotel", "acc": "das Hotel"}, {"def": "l'hôtel"}),
-        V("concert", {"nom": "das Konzert", "acc": "das Konzert"}, {"def": "le concert"}),
-        V("book", {"nom": "das Buch", "acc": "das Buch"}, {"def": "le livre"}),
-        V("new phone", {"nom": "das neue Handy", "acc": "das neue Handy"}, {"def": "le nouveau téléphone"}),
-        V("service", {"nom": "der Service", "acc": "den Service"}, {"def": "le service"}),
-        V("pizza", {"nom": "die Pizza", "acc": "die Pizza"}, {"def": "la pizza"}),
-        V("museum", {"nom": "das Museum", "acc": "das Museum"}, {"def": "le musée"}),
-        V("train ride", {"nom": "die Zugfahrt", "acc": "die Zugfahrt"}, {"def": "le trajet en train"}),
+        V(en, {"nom": nom, "acc": acc, "dat": dat}, {"def": fr, "de": _de_def_fr(fr)})
+        for en, nom, acc, dat, fr in [
+            ("movie", "der Film", "den Film", "dem Film", "le film"),
+            ("restaurant", "das Restaurant", "das Restaurant", "dem Restaurant", "le restaurant"),
+            ("hotel", "das Hotel", "das Hotel", "dem Hotel", "l'hôtel"),
+            ("concert", "das Konzert", "das Konzert", "dem Konzert", "le concert"),
+            ("book", "das Buch", "das Buch", "dem Buch", "le livre"),
+            ("new phone", "das neue Handy", "das neue Handy", "dem neuen Handy", "le nouveau téléphone"),
+            ("service", "der Service", "den Service", "dem Service", "le service"),
+            ("pizza", "die Pizza", "die Pizza", "der Pizza", "la pizza"),
+            ("museum", "das Museum", "das Museum", "dem Museum", "le musée"),
+            ("train ride", "die Zugfahrt", "die Zugfahrt", "der Zugfahrt", "le trajet en train"),
+        ]
     ],
 }
 
@@ -210,7 +242,7 @@ COMMANDS: list[Template] = [
     T("change the heating to {temperature} degrees", "Stelle die Heizung auf {temperature} Grad.", "Mets le chauffage à {temperature} degrés.", "set_temperature"),
     T("play some {genre} music", "Spiel {genre@music}.", "Mets {genre@music}.", "play_music"),
     T("put on some {genre}", "Leg {genre@music} auf.", "Passe {genre@music}.", "play_music"),
-    T("play songs by {artist}", "Spiel Lieder von {artist}.", "Joue des chansons de {artist}.", "play_music"),
+    T("play songs by {artist}", "Spiel Lieder von {artist@dat}.", "Joue des chansons {artist@de}.", "play_music"),
     T("i want to listen to {artist}", "Ich möchte {artist} hören.", "Je veux écouter {artist}.", "play_music"),
     T("set an alarm for {time}", "Stelle einen Wecker für {time}.", "Mets une alarme pour {time}.", "set_alarm"),
     T("wake me up at {time}", "Weck mich um {time}.", "Réveille-moi à {time}.", "set_alarm"),
@@ -223,8 +255,8 @@ COMMANDS: list[Template] = [
     T("start a timer for {duration} please", "Starte bitte einen Timer für {duration}.", "Lance un minuteur de {duration}, s'il te plaît.", "set_timer"),
     T("count down {duration}", "Zähle {duration} herunter.", "Compte à rebours {duration}.", "set_timer"),
     T("call {person}", "Ruf {person} an.", "Appelle {person}.", "call_contact"),
-    T("please phone {person}", "Bitte telefoniere mit {person}.", "Téléphone à {person}, s'il te plaît.", "call_contact"),
-    T("give {person} a call", "Ruf mal {person} an.", "Passe un coup de fil à {person}.", "call_contact"),
+    T("please phone {person}", "Bitte telefoniere mit {person@dat}.", "Téléphone {person@a}, s'il te plaît.", "call_contact"),
+    T("give {person} a call", "Ruf mal {person} an.", "Passe un coup de fil {person@a}.", "call_contact"),
     T("add {item} to my shopping list", "Setz {item} auf meine Einkaufsliste.", "Ajoute {item} à ma liste de courses.", "add_to_list"),
     T("put {item} on the shopping list", "Schreib {item} auf die Einkaufsliste.", "Mets {item} sur la liste de courses.", "add_to_list"),
     T("we need to buy {item}", "Wir müssen {item} kaufen.", "Nous devons acheter {item}.", "add_to_list"),
@@ -270,9 +302,9 @@ OPINIONS: list[Template] = [
     T("the {thing} opens at nine", "{thing@nom} öffnet um neun.", "{thing@def} ouvre à neuf heures.", sentiment="neutral"),
     T("i read about the {thing} yesterday", "Ich habe gestern über {thing@acc} gelesen.", "J'ai lu un article sur {thing@def} hier.", sentiment="neutral"),
     T("the {thing} is next to the station", "{thing@nom} ist neben dem Bahnhof.", "{thing@def} est à côté de la gare.", sentiment="neutral"),
-    T("my brother told me about the {thing}", "Mein Bruder hat mir von {thing@nom} erzählt.", "Mon frère m'a parlé de {thing@def}.", sentiment="neutral"),
+    T("my brother told me about the {thing}", "Mein Bruder hat mir von {thing@dat} erzählt.", "Mon frère m'a parlé {thing@de}.", sentiment="neutral"),
     T("the {thing} was mentioned in the paper", "{thing@nom} wurde in der Zeitung erwähnt.", "{thing@def} a été mentionné dans le journal.", sentiment="neutral"),
-    T("we talked about the {thing} on monday", "Wir haben am Montag über {thing@acc} gesprochen.", "Nous avons parlé de {thing@def} lundi.", sentiment="neutral"),
+    T("we talked about the {thing} on monday", "Wir haben am Montag über {thing@acc} gesprochen.", "Nous avons parlé {thing@de} lundi.", sentiment="neutral"),
     T("the {thing} is listed on the website", "{thing@nom} steht auf der Webseite.", "{thing@def} figure sur le site web.", sentiment="neutral"),
     T("i will check the {thing} next week", "Ich schaue mir {thing@acc} nächste Woche an.", "Je regarderai {thing@def} la semaine prochaine.", sentiment="neutral"),
 ]

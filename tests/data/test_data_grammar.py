@@ -59,3 +59,24 @@ def test_slurp_text_is_read_into_sentences():
     train = {s.text for s in out["train"]}
     assert not train & {s.text for s in out["test_seen"]}
     assert any(s.slots for s in out["train"]) and all(s.intent for s in out["train"])
+
+
+def test_french_and_german_forms_agree_with_their_words():
+    by_en = {v.en: v for vals in grammar.SLOTS.values() for v in vals}
+
+    def tr(domain, en_template, **values):
+        i = next(k for k, t in enumerate(grammar.templates(domain)) if t.en == en_template)
+        return grammar.fill(domain, i, {k: by_en[v] for k, v in values.items()}).translations
+
+    assert tr("command", "play songs by {artist}", artist="adele")["fr"] == \
+        "Joue des chansons d'Adele."
+    assert tr("command", "play songs by {artist}", artist="the beatles") == {
+        "de": "Spiel Lieder von den Beatles.", "fr": "Joue des chansons des Beatles."}
+    assert tr("command", "i want to listen to {artist}", artist="the beatles") == {
+        "de": "Ich möchte die Beatles hören.", "fr": "Je veux écouter les Beatles."}
+    assert tr("command", "please phone {person}", person="doctor smith")["fr"] == \
+        "Téléphone au docteur Smith, s'il te plaît."
+    assert tr("opinion", "we talked about the {thing} on monday", thing="hotel")["fr"] == \
+        "Nous avons parlé de l'hôtel lundi."
+    assert tr("opinion", "my brother told me about the {thing}", thing="movie") == {
+        "de": "Mein Bruder hat mir von dem Film erzählt.", "fr": "Mon frère m'a parlé du film."}
