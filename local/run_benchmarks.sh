@@ -30,7 +30,7 @@ section "Latent extraction vs a bare encoder forward; bytes per audio second" \
 section "Padding: DynamicBucketingSampler vs random batching (60 s batches)" \
   python -m svtk.training.bench padding --cuts data/tasks/train.jsonl.gz --max-duration 60
 section "Training step: CTC pre-training from the audio vs from the stored fbank (1 thread, as in the recipe)" \
-  python -m svtk.training.bench step -c conf/train.yaml --phase encoder_ctc --threads 1 --batches 12 \
+  python -m svtk.training.bench step -c conf/train.yaml --phase encoder_ctc --threads 1 --batches 16 \
     --cuts data/tasks/train.jsonl.gz --cuts data/fbank/train.jsonl.gz
 section "Training step: encoder on the fly vs cached latents (phase 1, 2 threads)" \
   python -m svtk.training.bench step -c conf/train.yaml --phase phase1 --threads 2 --batches 8 \

@@ -21,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import time
@@ -72,8 +73,8 @@ def step_report(config: Path, phase: str, cuts_paths: list[Path], batches: int,
     The batches are those of a DynamicBucketingSampler over the phase's tasks at the phase's
     ``max_duration`` (same seed: with an audio and a latents manifest of the same cuts, both
     paths see the same batches). A step = collate (audio decoding or latent reading) + forward
-    + backward + AdamW; the first ``warmup`` steps are not timed. Medians are reported because
-    a shared machine makes the mean meaningless.
+    + backward + AdamW; the first ``warmup`` steps are not timed. The manifests take turns, one
+    step each, and medians are reported: a shared machine makes the mean meaningless.
     """
     import statistics
 
@@ -96,17 +97,25 @@ def step_report(config: Path, phase: str, cuts_paths: list[Path], batches: int,
     opt = torch.optim.AdamW(params, lr=1e-6)
     out: dict[str, Any] = {"phase": phase, "max_duration": p.max_duration,
                            "threads": torch.get_num_threads()}
+    plans = {}
     for path in cuts_paths:
         cuts = load_manifest_lazy(path)
         tasks = resolve_weights(p.tasks, count_tasks(path), str(path))
         cuts = cuts.filter(_TaskIn(set(tasks)))
         sampler = DynamicBucketingSampler(cuts, max_duration=p.max_duration, max_cuts=p.max_cuts,
                                           num_buckets=cfg.data.num_buckets, shuffle=True, seed=0)
-        times, items, audio = [], [], []
-        model.train()
-        for i, batch_cuts in enumerate(sampler):
-            if i >= batches + warmup:
-                break
+        plans[str(path)] = list(itertools.islice(sampler, batches + warmup))
+    times: dict[str, list[float]] = {k: [] for k in plans}
+    items: dict[str, list[int]] = {k: [] for k in plans}
+    audio: dict[str, list[float]] = {k: [] for k in plans}
+    model.train()
+    # one step of each manifest in turn: a machine whose speed drifts (other tenants, clocks)
+    # slows every manifest alike instead of whichever ran during the slow minute
+    for i in range(batches + warmup):
+        for key, plan in plans.items():
+            if i >= len(plan):
+                continue
+            batch_cuts = plan[i]
             t = time.perf_counter()
             batch = model.collate(batch_cuts)
             lpi, ntok = output_fields(model(batch))
@@ -114,18 +123,20 @@ def step_report(config: Path, phase: str, cuts_paths: list[Path], batches: int,
             opt.step()
             opt.zero_grad(set_to_none=True)
             if i >= warmup:  # the first steps warm up allocators and lazy inits
-                times.append(time.perf_counter() - t)
-                items.append(len(batch_cuts))
-                audio.append(sum(c.duration for c in batch_cuts))
-        med = statistics.median(times) if times else float("nan")
-        out[str(path)] = {
-            "steps": len(times),
+                times[key].append(time.perf_counter() - t)
+                items[key].append(len(batch_cuts))
+                audio[key].append(sum(c.duration for c in batch_cuts))
+    for key in plans:
+        ts, its, au = times[key], items[key], audio[key]
+        med = statistics.median(ts) if ts else float("nan")
+        out[key] = {
+            "steps": len(ts),
             "ms_per_step_median": round(1000 * med, 1),
-            "ms_per_step_min": round(1000 * min(times), 1) if times else None,
-            "cuts_per_step": round(statistics.mean(items), 1) if items else None,
+            "ms_per_step_min": round(1000 * min(ts), 1) if ts else None,
+            "cuts_per_step": round(statistics.mean(its), 1) if its else None,
             # throughput at the median step time and the mean batch
-            "cuts_per_s": round(statistics.mean(items) / med, 1) if times else None,
-            "audio_s_per_s": round(statistics.mean(audio) / med, 1) if times else None,
+            "cuts_per_s": round(statistics.mean(its) / med, 1) if ts else None,
+            "audio_s_per_s": round(statistics.mean(au) / med, 1) if ts else None,
         }
     return out
 
