@@ -97,8 +97,10 @@ class CTCModel(nn.Module):
 
         have = [FBANK_FIELD in (c.custom or {}) for c in cuts]
         if not all(have):
-            if any(have):
-                log.warning("some cuts in a batch have stored fbank and some do not; reading audio")
+            if any(have) and not getattr(self, "_warned_mixed", False):  # once, not every step
+                log.warning("some cuts in a batch have stored fbank and some do not; batches "
+                            "like this read the audio")
+                self._warned_mixed = True
             return False
         want = fbank_config(self.encoder.config.num_mel_bins, self.encoder.config.sample_rate)
         for c in cuts:

@@ -43,7 +43,7 @@ def test_one_array_per_recording_equal_to_the_encoders_frames(stored, toy_cuts):
         assert c.custom[FBANK_CONFIG_FIELD]["num_mel_bins"] == 80
 
 
-def test_ctc_from_stored_fbank_equals_ctc_from_audio(stored, toy_cuts, tmp_path):
+def test_ctc_from_stored_fbank_equals_ctc_from_audio(stored, toy_cuts, tmp_path, caplog):
     from svtk.models.tokenizer import train_tokenizer_from_cuts
     from svtk.training.pretrain import CTCModel
 
@@ -60,6 +60,10 @@ def test_ctc_from_stored_fbank_equals_ctc_from_audio(stored, toy_cuts, tmp_path)
     with torch.no_grad():
         torch.testing.assert_close(model(b_fbank)["loss_per_item"], model(b_audio)["loss_per_item"],
                                    atol=1e-4, rtol=1e-5)
+    mixed = [with_fbank[0], by_id[with_fbank[1].id]]
+    with caplog.at_level("WARNING", logger="svtk.training.pretrain"):
+        assert "audio" in model.collate(mixed) and "audio" in model.collate(mixed)
+    assert sum("some cuts in a batch" in r.message for r in caplog.records) == 1  # once
     other = with_fbank[0].with_custom(FBANK_CONFIG_FIELD, {"num_mel_bins": 40})
     with pytest.raises(Exception, match="re-run svtk data fbank"):
         model.collate([other])  # features made another way are refused, never silently used
