@@ -2,8 +2,8 @@
 
 What Kaldi's ``compute-fbank-feats`` and icefall's ``compute_fbank_*.py`` do: a native encoder
 pre-trained from scratch reads each training utterance many times (the mini recipe's CTC
-encoder ~8 epochs), and decoding the audio and computing its fbank at every step is a fifth of
-a CTC step on a CPU (344 -> 279 ms a step on the mini corpus, 1 thread, egs/mini/BENCHMARKS.md).
+encoder ~8 epochs), and decoding the audio and computing its fbank at every step is a sixth of
+a CTC step on a CPU (276 -> 228 ms a step on the mini corpus, 1 thread, egs/mini/BENCHMARKS.md).
 The features are exactly what :class:`svtk.models.native.NativeEncoder` computes from the
 audio (the same module, 25 ms / 10 ms, ``snip_edges``, no dither), raw log-mel before the
 per-utterance normalisation, stored lossless (fp32), so training from them equals training from
