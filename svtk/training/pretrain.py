@@ -85,6 +85,7 @@ class CTCModel(nn.Module):
         enc = dict(section.get("encoder") or {})
         enc.update(vocab_size=self.tokenizer.vocab_size, blank_id=self.tokenizer.pad_id)
         self.encoder = NativeEncoder(NativeEncoderConfig(**enc))
+        self._warned_mixed = False  # the mixed fbank/audio batch warning: once per model
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"encoder": [p for n, p in self.encoder.named_parameters()
@@ -97,7 +98,7 @@ class CTCModel(nn.Module):
 
         have = [FBANK_FIELD in (c.custom or {}) for c in cuts]
         if not all(have):
-            if any(have) and not getattr(self, "_warned_mixed", False):  # once, not every step
+            if any(have) and not self._warned_mixed:
                 log.warning("some cuts in a batch have stored fbank and some do not; batches "
                             "like this read the audio")
                 self._warned_mixed = True
