@@ -35,6 +35,8 @@ def decode(
     batch_size: Annotated[int | None, typer.Option(help="Most cuts per batch.", show_default=False)] = None,
     max_duration: Annotated[float | None, typer.Option(help="Most seconds of audio per batch.", show_default=False)] = None,
     max_new_tokens: Annotated[int | None, typer.Option(help="Generation length limit.", show_default=False)] = None,
+    ctc_weight: Annotated[float | None, typer.Option(help="Joint CTC/LLM decoding of ASR: weight of the encoder's CTC prefix scores (0: LLM only).", show_default=False)] = None,
+    tasks: Annotated[str | None, typer.Option(help="Decode only these tasks, comma-separated (default: all).", show_default=False)] = None,
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint to decode (default: the phase's final weights).")] = None,
     phase: Annotated[str | None, typer.Option(help="Curriculum phase to decode (default: the speechlm phase finished last).")] = None,
     tag: Annotated[str | None, typer.Option(help="Decode dir name (default: from config name or options, then --phase and the --checkpoint's name).")] = None,
@@ -58,7 +60,9 @@ def decode(
 
     opts = load(DecodeConfig, config, overrides)
     given = dict(prompts=prompts, constrained=constrained, joint=joint, beam=beam,
-                 batch_size=batch_size, max_duration=max_duration, max_new_tokens=max_new_tokens)
+                 batch_size=batch_size, max_duration=max_duration, max_new_tokens=max_new_tokens,
+                 ctc_weight=ctc_weight,
+                 tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None)
     opts = replace(opts, **{k: v for k, v in given.items() if v is not None})
     cuts_path = cuts or data_dir / f"{split}.jsonl.gz"
     if not cuts_path.is_file():
@@ -70,6 +74,9 @@ def decode(
 
         if system not in CASCADES:
             raise UserError(f"--system {system}: expected e2e, {' or '.join(CASCADES)}")
+        if opts.ctc_weight:
+            raise UserError("--ctc-weight applies to the e2e system (the cascades transcribe "
+                            "with the CTC encoder alone)")
         tag = tag or f"{system}_{default_tag}"
         cascade_split(system, exp_dir, cuts_path, exp_dir / "decode" / tag / split,
                       opts, text_lm=text_lm, ctc_encoder=ctc_encoder, device=device, split=split,

@@ -75,8 +75,13 @@ class DecodeConfig:
     # "*": every other task), like ESPnet's maxlenratio: cuts run-on outputs short (an item at
     # its cap can only end); tasks not named are capped by max_new_tokens alone
     max_len_ratio: dict[str, float] = field(default_factory=dict)
+    # joint CTC/LLM decoding of ASR items (ESPnet's ctc_weight; svtk.decoding.ctc): each next
+    # token scores (1 - w) * LLM + w * CTC prefix score of the encoder's CTC head; 0: LLM only
+    ctc_weight: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.ctc_weight <= 1.0:
+            raise ValueError(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
         if self.beam < 1:
             raise ValueError(f"beam must be >= 1, got {self.beam}")
         if self.max_new_tokens < 1:
@@ -200,6 +205,15 @@ def _windows(items: Iterable, size: int) -> Iterator[list]:
         yield buf
 
 
+def ctc_weights(cuts: Sequence, opts: DecodeConfig) -> list[float] | None:
+    """Per-cut CTC weight: ``opts.ctc_weight`` for ASR cuts, 0 for the rest (the CTC head
+    transcribes; other outputs are not transcripts); None when no cut gets one."""
+    if opts.ctc_weight <= 0:
+        return None
+    weights = [opts.ctc_weight if _task(c) == ASR_TASK else 0.0 for c in cuts]
+    return weights if any(weights) else None
+
+
 def make_record(cut, raw: str, opts: DecodeConfig, score: float | None = None,
                 finished: bool | None = None) -> dict[str, Any]:
     """One ``hyps.jsonl`` record (see the module docstring)."""
@@ -266,6 +280,11 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
     eos = int(tok.eos_token_id)
     pad = int(tok.pad_token_id) if tok.pad_token_id is not None else eos
     decoder = make_decoder(model.llm_kind, model.llm.model)
+    ctc_blank = None
+    if opts.ctc_weight > 0:
+        if getattr(model, "prefix_and_ctc", None) is None:
+            raise ValueError("ctc_weight > 0 needs a model with prefix_and_ctc() (a SpeechLM)")
+        ctc_blank = model.ctc_blank_id
     grammars = GrammarCache(tok, decoder.vocab_size)
     chooser = PromptChooser.from_option(opts.prompts, opts.prompt_dir)
     if not isinstance(cuts, CutSet):
@@ -283,11 +302,22 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
 
         def decode_batch(prepared: list) -> list[dict[str, Any]]:
             with torch.inference_mode():
-                embeds, mask = model.prefix(model.collate(CutSet.from_cuts(prepared)))
+                batch = model.collate(CutSet.from_cuts(prepared))
+                weights = ctc_weights(prepared, opts)
+                dec = decoder
+                if weights is None:
+                    embeds, mask = model.prefix(batch)
+                else:
+                    from svtk.decoding.ctc import CTCFusedDecoder, CTCPrefixScorer
+
+                    embeds, mask, ctc, ctc_lens = model.prefix_and_ctc(batch)
+                    scorer = CTCPrefixScorer(ctc, ctc_lens, blank_id=ctc_blank, eos_id=eos,
+                                             vocab_size=decoder.vocab_size)
+                    dec = CTCFusedDecoder(decoder, scorer, torch.tensor(weights))
                 constraint = grammars.constraint([grammars.key_for(c, opts) for c in prepared],
                                                  embeds.device)
                 caps = length_caps(prepared, opts)
-                res = search(decoder, embeds, mask, beam=opts.beam, eos_id=eos, pad_id=pad,
+                res = search(dec, embeds, mask, beam=opts.beam, eos_id=eos, pad_id=pad,
                              max_new_tokens=opts.max_new_tokens, length_penalty=opts.length_penalty,
                              constraint=constraint, jump_forward=opts.jump_forward,
                              compact_below=opts.compact_below, early_stop=opts.early_stop,
@@ -314,7 +344,8 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
 def decode_info(opts: DecodeConfig, split: str, checkpoint: str | None) -> dict[str, Any]:
     """``decode_info.json``: what the report needs to label a decode."""
     return {"prompts": opts.prompts, "constrained": opts.constrained, "joint": opts.joint,
-            "beam": opts.beam, "max_len_ratio": opts.max_len_ratio or None, "split": split,
+            "beam": opts.beam, "max_len_ratio": opts.max_len_ratio or None,
+            "ctc_weight": opts.ctc_weight, "tasks": opts.tasks, "split": split,
             "checkpoint": checkpoint}
 
 
@@ -375,5 +406,5 @@ def decode_tag(opts: DecodeConfig) -> str:
     search = f"beam{opts.beam}" if opts.beam > 1 else "greedy"
     prompts = opts.prompts if opts.prompts in ("cut", "train", "unseen") else Path(opts.prompts).stem
     parts = [search, prompts] + (["constrained"] if opts.constrained else []) + (
-        ["joint"] if opts.joint else [])
+        ["joint"] if opts.joint else []) + ([f"ctc{opts.ctc_weight:g}"] if opts.ctc_weight else [])
     return "_".join(parts)

@@ -240,18 +240,54 @@ class SpeechLM(nn.Module):
             out = self.encoder(audio, audio_lens)
             return self.layer_mix.select(out.hidden_states), out.lengths
 
-    def audio_tokens(self, batch: SpeechBatch):
-        """Audio token embeddings (B, Ta, D_llm) and their lengths (B,)."""
+    def encoder_features(self, batch: SpeechBatch):
+        """What the layer mix consumes, from the cached latents or the audio: (B, T, D) or
+        (B, T, L, D), lengths (B,)."""
         if batch.latents is not None:
-            feats, lens = batch.latents.float(), batch.latent_lens
-        elif batch.audio is not None:
-            feats, lens = self.encode_features(batch.audio, batch.audio_lens)
-        else:
-            raise ValueError("batch has neither audio nor latents")
+            return batch.latents.float(), batch.latent_lens
+        if batch.audio is not None:
+            return self.encode_features(batch.audio, batch.audio_lens)
+        raise ValueError("batch has neither audio nor latents")
+
+    def audio_tokens(self, batch: SpeechBatch, features=None):
+        """Audio token embeddings (B, Ta, D_llm) and their lengths (B,); ``features``: the
+        :meth:`encoder_features` of the batch when already computed."""
+        feats, lens = features if features is not None else self.encoder_features(batch)
         return self.downsampler(self.layer_mix(feats), lens.to(feats.device))
 
-    def _prefix_segments(self, batch: SpeechBatch):
-        audio, audio_lens = self.audio_tokens(batch)
+    @property
+    def ctc_blank_id(self) -> int:
+        """The blank of the encoder's CTC head; a UserError when the encoder has no head."""
+        if getattr(self.encoder, "ctc_head", None) is None:
+            raise UserError("CTC scores need an encoder with a CTC head (the native encoder "
+                            "pre-trained with --phase encoder_ctc); this one has none")
+        return int(self.encoder.config.blank_id)
+
+    def ctc_log_probs(self, feats: torch.Tensor, lens: torch.Tensor):
+        """The frozen encoder's CTC head over its last layer, from :meth:`encoder_features`:
+        log-probabilities (B, T, V) over the tokenizer's ids (blank: :attr:`ctc_blank_id`),
+        lengths (B,). For joint CTC/LLM decoding (``svtk.decoding.ctc``)."""
+        self.ctc_blank_id  # noqa: B018 - raises when there is no CTC head
+        if feats.dim() == 4:  # the weighted mix's cache: every layer, the last one at the end
+            last = feats[:, :, -1]
+        elif self.layer_mix.layer == "last":
+            last = feats
+        else:
+            raise UserError(f"CTC scores need the encoder's last layer, but encoder.layer="
+                            f"{self.layer_mix.layer!r} keeps only that one")
+        return self.encoder.ctc_logits(last).float().log_softmax(-1), lens
+
+    def prefix_and_ctc(self, batch: SpeechBatch):
+        """:meth:`prefix` and :meth:`ctc_log_probs` from one encoder pass: embeds, mask,
+        CTC log-probabilities (B, T, V) and their lengths (B,)."""
+        features = self.encoder_features(batch)
+        ctc, ctc_lens = self.ctc_log_probs(*features)
+        side = "left" if self.llm_kind == "decoder-only" else "right"
+        embeds, mask, _ = pack(self._prefix_segments(batch, features), side=side)
+        return embeds, mask, ctc, ctc_lens
+
+    def _prefix_segments(self, batch: SpeechBatch, features=None):
+        audio, audio_lens = self.audio_tokens(batch, features)
         prompt = self.llm.embed(batch.prompt_ids)  # (B, P, D)
         return [(audio, audio_lens), (prompt.to(audio.dtype), batch.prompt_lens.to(audio.device))]
 

@@ -6,10 +6,11 @@ Reads, under the experiment directory ``E``:
   the decoder leaves beside ``hyps.jsonl`` (or in ``E/decode/<decode_tag>/``)::
 
       {"prompts": "train" | "unseen" | "<prompt bank file>", "constrained": true, "joint": false,
-       "beam": 1, "split": "test", "system": "e2e" | "gt->llm" | "asr->llm"}
+       "beam": 1, "ctc_weight": 0.0, "split": "test", "system": "e2e" | "gt->llm" | "asr->llm"}
 
   Missing fields are read from the decode tag instead (``unseen``/``seen``, ``constrained``/
-  ``unconstrained``/``free``, ``joint``/``nojoint``, ``beamN``/``greedy``, ``gt-llm``/``asr-llm``).
+  ``unconstrained``/``free``, ``joint``/``nojoint``, ``beamN``/``greedy``, ``ctcW``,
+  ``gt-llm``/``asr-llm``).
 - ``E/<phase>/metrics.jsonl`` (one per training phase; see :mod:`svtk.scoring.plots`), ordered
   by the ``started`` time in the phase's ``run_info.json``, else by name.
 
@@ -39,18 +40,20 @@ from svtk.errors import UserError
 from svtk.scoring.score import SCORES_JSON, read_decode_info
 from svtk.tasks import task_order as _task_key
 
-SETTINGS = ("system", "prompts", "constrained", "joint", "beam")
+SETTINGS = ("system", "prompts", "constrained", "joint", "beam", "ctc_weight")
 BASELINE_ORDER = {  # the value others are compared against comes first
     "prompts": ["train", "seen"],
     "constrained": [False],
     "joint": [False],
     "system": ["e2e", "gt->llm", "asr->llm"],
+    "beam": [1],
+    "ctc_weight": [0.0],
 }
 METRIC_NAMES = {"wer": "WER", "bleu": "BLEU", "accuracy": "Acc", "uar": "UAR", "f1": "F1",
                 "slu_f1": "SLU-F1"}
 CLOSED_SET = ("accuracy", "uar")
 # Settings that only matter for some metrics (constraints act on label sets and slot types).
-FACTOR_METRICS = {"constrained": ("accuracy", "uar", "slu_f1")}
+FACTOR_METRICS = {"constrained": ("accuracy", "uar", "slu_f1"), "ctc_weight": ("wer",)}
 
 
 @dataclass
@@ -90,11 +93,14 @@ def settings_from_tag(tag: str) -> dict:
             out["system"] = "asr->llm"
         elif w in ("e2e", "end2end"):
             out["system"] = "e2e"
+    if m := re.search(r"(?:^|[_,+.])ctc(\d+(?:\.\d+)?)", low):  # the weight may hold a dot
+        out["ctc_weight"] = float(m.group(1))
     return out
 
 
 def _settings(tag: str, info: dict | None) -> dict:
-    s = {"system": "e2e", "prompts": "train", "constrained": False, "joint": False, "beam": 1}
+    s = {"system": "e2e", "prompts": "train", "constrained": False, "joint": False, "beam": 1,
+         "ctc_weight": 0.0}
     s.update(settings_from_tag(tag))
     for k, v in (info or {}).items():
         if k in SETTINGS and v is not None:
@@ -173,7 +179,7 @@ def task_tables(runs: list[DecodeRun]) -> dict[str, dict]:
             c = t.get("counts", {})
             if not _decoded(t):
                 continue
-            row = [run.split, run.tag, *(run.settings[k] for k in SETTINGS), t.get("score"),
+            row = [run.split, run.tag, *(run.settings.get(k) for k in SETTINGS), t.get("score"),
                    *(v for _, v in extras), joint, c.get("utterances"),
                    c.get("empty_hyps"), c.get("missing_scored_as_empty")]
             entry = tasks.setdefault(task, {"metric": metric, "rows": [], "runs": []})
@@ -188,17 +194,17 @@ def task_tables(runs: list[DecodeRun]) -> dict[str, dict]:
 def comparisons(runs: list[DecodeRun]) -> dict[str, list[dict]]:
     """For each setting: rows where runs differ only in that setting (task, split, rest fixed)."""
     out: dict[str, list[dict]] = {}
-    for factor in ("prompts", "constrained", "joint", "system"):
+    for factor in ("prompts", "constrained", "joint", "system", "beam", "ctc_weight"):
         groups: dict[tuple, dict] = {}
         for run in runs:
-            rest = tuple((k, run.settings[k]) for k in SETTINGS if k != factor)
+            rest = tuple((k, run.settings.get(k)) for k in SETTINGS if k != factor)
             for task, t in run.scores.get("tasks", {}).items():
                 if factor in FACTOR_METRICS and t.get("metric") not in FACTOR_METRICS[factor]:
                     continue
                 if not _decoded(t):
                     continue
                 g = groups.setdefault((task, run.split, rest), {})
-                g.setdefault(run.settings[factor], t.get("score"))
+                g.setdefault(run.settings.get(factor), t.get("score"))
         rows = []
         for (task, split, rest), vals in sorted(groups.items(),
                                                  key=lambda kv: (_task_key(kv[0][0]), str(kv[0]))):

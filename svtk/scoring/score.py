@@ -270,8 +270,13 @@ def score_dir(
     have = {r["id"] for r in records}
     expected: list[str] | None = None
     refs: dict[str, dict] = {}
+    decode_info = read_decode_info(d)
     if ref_cuts:
         refs = read_ref_cuts(ref_cuts)
+        decoded = (decode_info or {}).get("tasks")
+        if decoded:  # the decode ran only these tasks (svtk decode --tasks): the rest is not missing
+            wanted = {str(t).lower() for t in decoded}
+            refs = {k: v for k, v in refs.items() if v["task"] in wanted}
         expected = list(refs)
     if ids:
         expected = read_id_list(ids)
@@ -300,7 +305,6 @@ def score_dir(
     if issues.counts:
         lines.append("input issues: " + ", ".join(f"{k} {v}" for k, v in
                                                   sorted(issues.counts.items())))
-    decode_info = read_decode_info(d)
     scores = {
         "hyps": str(hyps_path),
         "split": (decode_info or {}).get("split") or d.name,

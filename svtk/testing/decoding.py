@@ -9,7 +9,8 @@ Everything is built offline from configs in about a second and goes through the 
 - ``tiny_llm(kind, tokenizer, dir)``: ``"llama"``, ``"qwen2"`` (decoder-only) or ``"t5"``
   (encoder-decoder) with a few thousand parameters, fp32;
 - ``FakeSpeechLM``: implements the part of the SpeechLM contract decoding uses (``collate``,
-  ``prefix``, ``tokenizer``, ``llm_kind``, ``llm.model``, ``trainable_state_dict``), with audio
+  ``prefix``, ``prefix_and_ctc``, ``tokenizer``, ``llm_kind``, ``llm.model``,
+  ``trainable_state_dict``), with audio
   tokens derived deterministically from each cut's id, so the decode driver is tested before and
   independently of ``svtk.models``.
 
@@ -144,6 +145,11 @@ class FakeSpeechLM(nn.Module):
         dim = hf_model.get_input_embeddings().weight.shape[1]
         torch.manual_seed(1)
         self.downsampler = nn.Linear(self.FEAT_DIM, dim)
+        # a fixed "CTC head" over the tokenizer's ids (joint CTC/LLM decoding), the same for
+        # every LLM: blank = the pad id, never the end of sequence
+        torch.manual_seed(2)
+        self.ctc_head = nn.Linear(self.FEAT_DIM, len(tokenizer))
+        self.ctc_blank_id = int(tokenizer.pad_token_id)
         self.eval()  # an inference model; decode_cuts restores whatever mode it found
 
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
@@ -181,6 +187,13 @@ class FakeSpeechLM(nn.Module):
             embeds[i, sl] = r
             mask[i, sl] = 1
         return embeds, mask  # (B, T, D), (B, T)
+
+    def prefix_and_ctc(self, batch: FakeBatch):
+        """:meth:`prefix`, and CTC log-probabilities (B, A, V) of the audio features."""
+        embeds, mask = self.prefix(batch)
+        logits = self.ctc_head(batch.audio.to(embeds.device)) * 3.0
+        logits[..., self.tokenizer.eos_token_id] = float("-inf")
+        return embeds, mask, logits.log_softmax(-1), batch.audio_lens
 
 
 def dummy_task_cuts(n: int, tasks: tuple[str, ...] = ("asr", "ic", "sf"), seed: int = 0):

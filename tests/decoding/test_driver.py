@@ -155,7 +155,8 @@ def test_decode_split_writes_hyps_and_info_and_skips(tmp_path, model):
     assert len(lines) == 5
     info = json.loads((out / "decode_info.json").read_text())
     assert info == {"prompts": "cut", "constrained": True, "joint": False, "beam": 1,
-                    "max_len_ratio": None, "split": "test", "checkpoint": None}
+                    "max_len_ratio": None, "ctc_weight": 0.0, "tasks": None, "split": "test",
+                    "checkpoint": None}
     before = hyps.stat().st_mtime_ns
     decode_split(model, path, out, opts, split="test")  # done: skipped
     assert hyps.stat().st_mtime_ns == before
@@ -163,8 +164,47 @@ def test_decode_split_writes_hyps_and_info_and_skips(tmp_path, model):
         decode_split(model, path, out, DecodeConfig(beam=2, max_new_tokens=16), split="test")
 
 
+@pytest.mark.parametrize("beam", [1, 3])
+def test_ctc_weight_rescoring_asr_only(model, beam):
+    """Joint CTC/LLM decoding: the other tasks of a mixed batch decode exactly as without it;
+    ASR changes, and at weight 1 the CTC head alone decides."""
+    cuts = dummy_task_cuts(9)
+    plain = _records(model, cuts, batch_size=9, beam=beam, constrained=True)
+    fused = _records(model, cuts, batch_size=9, beam=beam, constrained=True, ctc_weight=0.5)
+    for p, f in zip(plain, fused, strict=True):
+        if p["task"] != "asr":  # scores to float noise of the threaded matmuls
+            assert f["score"] == pytest.approx(p["score"], abs=1e-3)
+            assert {**f, "score": None} == {**p, "score": None}
+    ctc_only = _records(model, cuts, batch_size=9, beam=beam, ctc_weight=1.0)
+    asr = [r for r in ctc_only if r["task"] == "asr"]
+    assert asr and all(r["finished"] for r in asr)
+    assert [r["hyp"] for r in asr] != [r["hyp"] for r in plain if r["task"] == "asr"]
+
+
+def test_ctc_weight_one_ignores_the_llm(llama, qwen, bpe_tok):
+    cuts = [c for c in dummy_task_cuts(12) if c.custom["task"] == "asr"]
+    hyps = {}
+    for name, llm in (("llama", llama), ("qwen", qwen)):
+        recs = _records(FakeSpeechLM(llm, bpe_tok), cuts, batch_size=4, ctc_weight=1.0)
+        hyps[name] = [r["hyp"] for r in recs]
+    assert hyps["llama"] == hyps["qwen"]
+
+
+def test_ctc_weight_needs_a_ctc_head(llama, bpe_tok):
+    class NoCTC(FakeSpeechLM):
+        prefix_and_ctc = None
+
+    model = NoCTC(llama, bpe_tok)
+    with pytest.raises(ValueError, match="prefix_and_ctc"):
+        _records(model, dummy_task_cuts(3), ctc_weight=0.5)
+    with pytest.raises(ValueError, match="ctc_weight"):
+        DecodeConfig(ctc_weight=1.5)
+
+
 def test_decode_tag():
     assert decode_tag(DecodeConfig()) == "greedy_cut"
+    assert decode_tag(DecodeConfig(beam=4, prompts="train", ctc_weight=0.5)) == \
+        "beam4_train_ctc0.5"
     assert decode_tag(DecodeConfig(beam=4, prompts="unseen", constrained=True, joint=True)) == \
         "beam4_unseen_constrained_joint"
     assert decode_tag(DecodeConfig(prompts="conf/my_prompts.yaml")) == "greedy_my_prompts"

@@ -213,3 +213,39 @@ def test_packing_only_when_it_saves_compute():
     assert packing_saves(torch.tensor([20, 25, 150, 30, 22, 160, 18, 40, 35]), 1664.0)  # prompts
     assert not packing_saves(torch.tensor([70, 68, 66, 65, 64, 62] * 3), 1664.0)  # like lengths
     assert not packing_saves(torch.tensor([100, 100]), 1664.0)
+
+
+@pytest.mark.parametrize("layer", ["last", "weighted"])
+def test_prefix_and_ctc_share_one_encoder_pass(tmp_path, model_root, task_cuts, layer):
+    """Joint CTC/LLM decoding's inputs: the same prefix as prefix(), and the CTC head's
+    log-probabilities over the encoder's last layer, from audio or from cached latents."""
+    from dataclasses import replace
+
+    from svtk.testing.models import tiny_native
+
+    enc_dir = tiny_native(tmp_path / "enc", vocab_size=40, seed=3)
+    cfg = tiny_model_config(model_root, encoder="native", llm="llama", layer=layer)
+    cfg = replace(cfg, encoder=replace(cfg.encoder, name_or_path=str(enc_dir)))
+    m = SpeechLM.from_config(cfg).eval()
+    batch = m.collate(task_cuts[:3])
+    with torch.no_grad():
+        embeds, mask, ctc, lens = m.prefix_and_ctc(batch)
+        e0, m0 = m.prefix(batch)
+        out = m.encoder(batch.audio, batch.audio_lens)
+        ref = m.encoder.ctc_logits(out.hidden_states[-1]).log_softmax(-1)
+        torch.testing.assert_close(embeds, e0)
+        assert torch.equal(mask, m0)
+        torch.testing.assert_close(ctc, ref)
+        assert torch.equal(lens, out.lengths) and ctc.shape[-1] == 40
+        assert m.ctc_blank_id == m.encoder.config.blank_id
+        # the latent cache holds what the layer mix reads: CTC from it is the same
+        batch.latents, batch.latent_lens = m.layer_mix.select(out.hidden_states), out.lengths
+        batch.audio = batch.audio_lens = None
+        torch.testing.assert_close(m.prefix_and_ctc(batch)[2], ref)
+
+
+def test_ctc_scores_need_a_ctc_head(model, task_cuts):
+    from svtk.errors import UserError
+
+    with pytest.raises(UserError, match="CTC head"):
+        model.prefix_and_ctc(model.collate(task_cuts[:2]))

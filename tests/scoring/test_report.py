@@ -73,10 +73,11 @@ def test_report_values_match_scores(exps):
     res = json.loads((main / "results.json").read_text())
     scores = json.loads((main / "decode" / "greedy_unseen_constrained" / "test" /
                          "scores.json").read_text())
-    row = next(r for r in res["tasks"]["sf"]["rows"]
-               if r[1] == "greedy_unseen_constrained" and r[0] == "test")
-    assert row[7] == scores["tasks"]["sf"]["score"]
-    assert row[3] == "unseen"
+    sf = res["tasks"]["sf"]
+    col = {name: i for i, name in enumerate(sf["header"])}
+    row = next(r for r in sf["rows"] if r[1] == "greedy_unseen_constrained" and r[0] == "test")
+    assert row[col["**SLU-F1**"]] == scores["tasks"]["sf"]["score"]
+    assert row[col["prompts"]] == "unseen" and row[col["ctc_weight"]] == 0.0
 
 
 def test_settings_from_tag():
@@ -84,6 +85,9 @@ def test_settings_from_tag():
         "beam": 4, "prompts": "unseen", "constrained": True, "joint": True}
     assert settings_from_tag("greedy_free") == {"beam": 1, "constrained": False}
     assert settings_from_tag("asr-llm") == {"system": "asr->llm"}
+    assert settings_from_tag("beam4_train_ctc0.5") == {"beam": 4, "prompts": "train",
+                                                        "ctc_weight": 0.5}
+    assert settings_from_tag("greedy_ctc1") == {"beam": 1, "ctc_weight": 1.0}
 
 
 def test_training_summary_detects_divergence(exps):
@@ -143,7 +147,7 @@ def test_task_never_decoded_by_a_run_is_left_out():
                     {"tasks": {"asr": asr, "ic": ic}}, settings)
     tables = task_tables([run])
     assert "asr" not in tables
-    assert tables["ic"]["rows"][0][7] == 80.0
+    assert tables["ic"]["rows"][0][tables["ic"]["header"].index("**Acc**")] == 80.0
     # nor is it compared with the e2e system's ASR
     e2e = DecodeRun("greedy_train_constrained", "test", Path("."),
                     {"tasks": {"asr": dict(asr, score=40.0, counts=ic["counts"]), "ic": ic}},

@@ -94,6 +94,19 @@ def test_missing_ids_scored_as_empty_and_listed(decode_dir, tmp_path):
     assert s["tasks"]["asr"]["score"] == pytest.approx(100 * want)
 
 
+def test_a_decode_of_some_tasks_is_scored_on_those(decode_dir, tmp_path):
+    """``svtk decode --tasks asr`` writes its tasks to decode_info.json: the other tasks of the
+    reference cuts are not missing hypotheses."""
+    recs = _records(decode_dir)
+    _cuts(tmp_path / "cuts.jsonl.gz", recs)
+    write_jsonl(decode_dir / "hyps.jsonl", [r for r in recs if r["task"] == "asr"][1:])
+    (decode_dir / "decode_info.json").write_text(json.dumps({"tasks": ["asr"], "split": "test"}))
+    s = score_dir(decode_dir, ref_cuts=tmp_path / "cuts.jsonl.gz")
+    assert set(s["tasks"]) == {"asr"}
+    assert s["input"]["counts"]["missing_ids"] == 1  # the ASR cut it did not write
+    assert s["tasks"]["asr"]["counts"]["missing_scored_as_empty"] == 1
+
+
 def test_modes_present_and_strict(decode_dir, tmp_path):
     recs = _records(decode_dir)
     (tmp_path / "ids").write_text("\n".join(r["id"] for r in recs) + "\nnever_decoded extra\n")

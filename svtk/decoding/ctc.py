@@ -1,0 +1,202 @@
+"""Joint CTC/LLM decoding: the frozen encoder's CTC head rescores the LLM's next tokens.
+
+Hybrid CTC/attention decoding (Watanabe et al. 2017; ESPnet's ``ctc_weight``) for ASR items:
+each next token ``c`` of a hypothesis ``g`` scores
+
+    (1 - w) * log p_LLM(c | g) + w * (log psi(g + c) - log psi(g))
+
+where ``psi(h)`` is the CTC *prefix* probability of ``h`` (all frame alignments whose labels
+start with ``h``), and for end of sequence ``psi(g + eos)`` is the probability of ``g`` as the
+whole transcript. The CTC term vetoes what the audio cannot support, so a small LLM can no
+longer run on, drop words or fall back on a sentence it learned by heart; the LLM keeps the
+word choices the frame-wise CTC head gets wrong.
+
+It needs a CTC head over the LLM's own token ids (svtk's native encoder pre-trained with
+``--phase encoder_ctc`` on the recipe tokenizer: blank = the pad id). Every next token of the
+vocabulary is scored exactly (no pre-beam): the recursion runs over the frames of the audio,
+vectorised over (rows, vocabulary), starting at the frame where the hypothesis can begin.
+
+:class:`CTCFusedDecoder` wraps any :class:`~svtk.decoding.incremental.IncrementalDecoder`, so
+greedy and beam search, constraints, compaction and length caps work unchanged on fused scores.
+Rows of weight 0 (the other tasks of a mixed batch) keep the LLM's log-probabilities exactly.
+
+Usage::
+
+    scorer = CTCPrefixScorer(ctc_logp, ctc_lens, blank_id=0, eos_id=2, vocab_size=dec.vocab_size)
+    fused = CTCFusedDecoder(dec, scorer, weights)   # weights (B,): 0.3 for ASR items, else 0
+    res = greedy_search(fused, embeds, mask, eos_id=2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from svtk.decoding.incremental import IncrementalDecoder
+
+NEG_INF = float("-inf")
+
+
+@dataclass
+class CTCState:
+    """Per row (N rows): the prefix ``g`` so far, as CTC forward variables over the frames."""
+
+    item: torch.Tensor  # (N,) the batch item (audio) of each row
+    r_n: torch.Tensor  # (T, N) log prob of g with the frame t on its last label
+    r_b: torch.Tensor  # (T, N) log prob of g with the frame t on blank
+    psi: torch.Tensor  # (N,) log prefix probability of g
+    last: torch.Tensor  # (N,) last label of g, -1 when g is empty
+    length: torch.Tensor  # (N,) labels in g
+    # the candidates g + c of the last scoring, (T, M, V) and (M, V), and the candidate row each
+    # current row reads (rows are reordered between scoring and advancing in beam search)
+    cand_n: torch.Tensor | None = None
+    cand_b: torch.Tensor | None = None
+    cand_psi: torch.Tensor | None = None
+    cand_row: torch.Tensor | None = None
+
+
+class CTCPrefixScorer:
+    """CTC prefix scores of every next token, for a batch of hypotheses.
+
+    ``log_probs (B, T, V_ctc)``: the CTC head's log-softmax per frame; ``lengths (B,)`` valid
+    frames. ``vocab_size``: the LLM's logit width (ids the CTC head lacks score -inf, the blank
+    too). ``eos_id`` scores the end of the transcript.
+    """
+
+    def __init__(self, log_probs: torch.Tensor, lengths: torch.Tensor, *, blank_id: int,
+                 eos_id: int, vocab_size: int):
+        B, T, V = log_probs.shape
+        if not 0 <= blank_id < V:
+            raise ValueError(f"blank id {blank_id} outside the CTC vocabulary of {V}")
+        if not 0 <= eos_id < vocab_size:
+            raise ValueError(f"eos id {eos_id} outside the vocabulary of {vocab_size}")
+        self.blank, self.eos, self.vocab_size, self.ctc_vocab = blank_id, eos_id, vocab_size, V
+        lengths = lengths.to(log_probs.device).clamp(max=T)
+        valid = torch.arange(T, device=log_probs.device)[None, :] < lengths[:, None]  # (B, T)
+        # frames past an item's end contribute nothing: -inf there kills every path through them
+        x = log_probs.float().masked_fill(~valid[..., None], NEG_INF).transpose(0, 1)  # (T, B, V)
+        self.x = x.contiguous()
+        self.x_blank = x[:, :, blank_id].contiguous()  # (T, B)
+        self.lengths = lengths
+        self.T = T
+
+    def start(self) -> CTCState:
+        """The empty prefix of every item: blank all the way."""
+        B, dev = self.x.shape[1], self.x.device
+        r_b = torch.cumsum(self.x_blank, dim=0)  # (T, B); -inf from an item's end on
+        return CTCState(item=torch.arange(B, device=dev),
+                        r_n=torch.full_like(r_b, NEG_INF), r_b=r_b,
+                        psi=torch.zeros(B, device=dev),
+                        last=torch.full((B,), -1, dtype=torch.long, device=dev),
+                        length=torch.zeros(B, dtype=torch.long, device=dev))
+
+    def score(self, st: CTCState) -> tuple[CTCState, torch.Tensor]:
+        """``log psi(g + c) - log psi(g)`` for every row and token: (N, vocab_size)."""
+        T, N = self.T, st.item.numel()
+        x = self.x.index_select(1, st.item)  # (T, N, V)
+        xb = self.x_blank.index_select(1, st.item)  # (T, N)
+        V = x.shape[-1]
+        rows = torch.arange(N, device=x.device)
+        # phi[t]: prob of g ending by frame t such that c may start at frame t + 1 (a repeat of
+        # g's last label needs a blank in between)
+        phi = torch.logaddexp(st.r_n, st.r_b)[..., None].expand(T, N, V).clone()  # (T, N, V)
+        has_last = st.last >= 0
+        if bool(has_last.any()):
+            r, c = rows[has_last], st.last[has_last]
+            phi[:, r, c] = st.r_b[:, r]
+        cand_n = torch.full((T, N, V), NEG_INF, device=x.device)
+        cand_b = torch.full((T, N, V), NEG_INF, device=x.device)
+        empty = st.length == 0
+        cand_n[0] = torch.where(empty[:, None], x[0], NEG_INF)  # c on frame 0 (g empty only)
+        start = max(1, int(st.length.min()))  # g + c needs len(g) + 1 frames
+        for t in range(start, T):
+            cand_n[t] = torch.logaddexp(cand_n[t - 1], phi[t - 1]) + x[t]
+            cand_b[t] = torch.logaddexp(cand_b[t - 1], cand_n[t - 1]) + xb[t][:, None]
+        # psi(g + c): c first emitted at frame 0, or at a frame t after g ended by t - 1
+        psi = torch.logsumexp(torch.cat([cand_n[:1], phi[start - 1:T - 1] + x[start:]]), dim=0)
+        out = torch.full((N, self.vocab_size), NEG_INF, device=x.device)
+        width = min(V, self.vocab_size)
+        out[:, :width] = psi[:, :width] - st.psi[:, None]
+        out[:, self.blank] = NEG_INF
+        # g as the whole transcript: every frame of the audio used, ending on label or blank
+        end = (self.lengths.index_select(0, st.item) - 1).clamp(min=0)
+        whole = torch.logaddexp(st.r_n[end, rows], st.r_b[end, rows])
+        out[:, self.eos] = whole - st.psi
+        st.cand_n, st.cand_b, st.cand_psi, st.cand_row = cand_n, cand_b, psi, rows
+        return st, out
+
+    def advance(self, st: CTCState, tokens: torch.Tensor) -> CTCState:
+        """Append ``tokens (N,)`` to each row's prefix (the candidates of the last :meth:`score`).
+        Rows that end (eos) or pad keep their state: search no longer extends them."""
+        if st.cand_row is None:
+            raise RuntimeError("advance() before score()")
+        c = tokens.clamp(0, self.ctc_vocab - 1)
+        move = (tokens != self.eos) & (tokens != self.blank) & (tokens < self.ctc_vocab)
+        src = st.cand_row
+        r_n = torch.where(move[None, :], st.cand_n[:, src, c], st.r_n)
+        r_b = torch.where(move[None, :], st.cand_b[:, src, c], st.r_b)
+        psi = torch.where(move, st.cand_psi[src, c], st.psi)
+        return CTCState(item=st.item, r_n=r_n, r_b=r_b, psi=psi,
+                        last=torch.where(move, tokens, st.last),
+                        length=st.length + move.long())
+
+    @staticmethod
+    def reorder(st: CTCState, index: torch.Tensor) -> CTCState:
+        """Select/repeat rows (the scored candidates are kept, read through ``cand_row``)."""
+        return CTCState(item=st.item.index_select(0, index), r_n=st.r_n.index_select(1, index),
+                        r_b=st.r_b.index_select(1, index), psi=st.psi.index_select(0, index),
+                        last=st.last.index_select(0, index),
+                        length=st.length.index_select(0, index),
+                        cand_n=st.cand_n, cand_b=st.cand_b, cand_psi=st.cand_psi,
+                        cand_row=None if st.cand_row is None else st.cand_row.index_select(0, index))
+
+
+@dataclass
+class _FusedState:
+    llm: Any
+    ctc: CTCState
+    weight: torch.Tensor  # (N,)
+
+
+class CTCFusedDecoder(IncrementalDecoder):
+    """An incremental decoder whose log-probabilities are fused with CTC prefix scores:
+    ``(1 - w) * llm + w * ctc`` per row, ``w = weights[item]`` (0: the LLM's exactly)."""
+
+    def __init__(self, decoder: IncrementalDecoder, scorer: CTCPrefixScorer,
+                 weights: torch.Tensor):
+        # no super().__init__: the wrapped decoder owns the model
+        self.decoder = decoder
+        self.model = getattr(decoder, "model", None)
+        self.vocab_size = decoder.vocab_size
+        self.llm_kind = decoder.llm_kind
+        self.scorer = scorer
+        self.weights = weights.float()
+
+    def _fuse(self, st: _FusedState, logp: torch.Tensor) -> tuple[_FusedState, torch.Tensor]:
+        on = st.weight > 0
+        if not bool(on.any()):
+            return st, logp
+        st.ctc, ctc = self.scorer.score(st.ctc)
+        ctc = torch.nan_to_num(ctc, nan=NEG_INF)  # a row whose prefix the audio cannot hold
+        w = st.weight[:, None]
+        fused = torch.where(w < 1, (1 - w) * logp + w * ctc, ctc)  # w = 1: no 0 * -inf
+        return st, torch.where(on[:, None], fused, logp)
+
+    def start(self, embeds: torch.Tensor, mask: torch.Tensor):
+        llm, logp = self.decoder.start(embeds, mask)
+        st = _FusedState(llm, self.scorer.start(), self.weights.to(logp.device))
+        return self._fuse(st, logp)
+
+    def step(self, state: _FusedState, tokens: torch.Tensor):
+        llm, logp = self.decoder.step(state.llm, tokens)
+        ctc = state.ctc
+        if ctc.cand_row is not None:
+            ctc = self.scorer.advance(ctc, tokens)
+        return self._fuse(_FusedState(llm, ctc, state.weight), logp)
+
+    def reorder(self, state: _FusedState, index: torch.Tensor) -> _FusedState:
+        return _FusedState(self.decoder.reorder(state.llm, index),
+                           self.scorer.reorder(state.ctc, index),
+                           state.weight.index_select(0, index))

@@ -1,0 +1,184 @@
+"""CTC prefix scores against brute force and torch's CTC loss; fusion with an LLM decoder."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from svtk.decoding.ctc import CTCFusedDecoder, CTCPrefixScorer
+from svtk.decoding.search import beam_search, greedy_search
+from svtk.testing.decoding import HashLogitsDecoder
+
+BLANK, EOS = 0, 3
+
+
+def _log_probs(B: int, T: int, V: int, seed: int = 0, eos_mass: bool = False) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(B, T, V, generator=g) * 2.0
+    if not eos_mass:  # a CTC head trained on transcripts never emits the end-of-sequence id
+        logits[..., EOS] = float("-inf")
+    return logits.log_softmax(-1)
+
+
+def _collapse(path: tuple[int, ...]) -> tuple[int, ...]:
+    out, prev = [], None
+    for t in path:
+        if t != prev and t != BLANK:
+            out.append(t)
+        prev = t
+    return tuple(out)
+
+
+def _brute(logp: torch.Tensor) -> tuple[dict, dict]:
+    """Over every alignment of (T, V) log-probs: P(labels == y) and P(labels start with h)."""
+    T, V = logp.shape
+    whole: dict[tuple, float] = {}
+    for path in itertools.product(range(V), repeat=T):
+        p = math.exp(sum(float(logp[t, k]) for t, k in enumerate(path)))
+        y = _collapse(path)
+        whole[y] = whole.get(y, 0.0) + p
+    prefix: dict[tuple, float] = {}
+    for y, p in whole.items():
+        for n in range(len(y) + 1):
+            prefix[y[:n]] = prefix.get(y[:n], 0.0) + p
+    return whole, prefix
+
+
+def _walk(scorer: CTCPrefixScorer, depth: int):
+    """(hypothesis, its summed deltas, the delta row) for every label sequence up to ``depth``
+    over item 0, by advancing and reordering the scorer's state like a search does."""
+    st = scorer.start()
+    st = scorer.reorder(st, torch.tensor([0]))
+    out = []
+
+    def rec(st, hyp, total):
+        st, row = scorer.score(st)
+        out.append((hyp, total, row[0]))
+        if len(hyp) == depth:
+            return
+        for c in range(1, scorer.ctc_vocab):
+            if c == EOS:
+                continue
+            branch = scorer.reorder(st, torch.tensor([0]))
+            rec(scorer.advance(branch, torch.tensor([c])), hyp + (c,), total + float(row[0, c]))
+
+    rec(st, (), 0.0)
+    return out
+
+
+def test_prefix_and_whole_scores_match_brute_force():
+    T, V = 4, 5
+    logp = _log_probs(1, T, V, seed=3)
+    whole, prefix = _brute(logp[0])
+    scorer = CTCPrefixScorer(logp, torch.tensor([T]), blank_id=BLANK, eos_id=EOS, vocab_size=V + 2)
+    for hyp, total, row in _walk(scorer, depth=3):
+        if hyp not in prefix:  # more labels than the frames can hold (with repeats' blanks)
+            assert total == float("-inf")
+            continue
+        assert total == pytest.approx(math.log(prefix[hyp]), abs=1e-4)
+        for c in range(1, V):
+            if c != EOS and hyp + (c,) in prefix:
+                assert total + float(row[c]) == pytest.approx(math.log(prefix[hyp + (c,)]), abs=1e-4)
+        if hyp in whole:  # end of sequence: the probability of exactly this transcript
+            assert total + float(row[EOS]) == pytest.approx(math.log(whole[hyp]), abs=1e-4)
+        assert row[BLANK] == float("-inf") and torch.isinf(row[V:]).all()
+
+
+def test_next_token_scores_sum_to_one():
+    """psi(g) = P(g) + sum_c psi(g + c): the deltas of a row (eos = P(g)) are a distribution."""
+    logp = _log_probs(2, 9, 6, seed=1)
+    scorer = CTCPrefixScorer(logp, torch.tensor([9, 6]), blank_id=BLANK, eos_id=EOS, vocab_size=8)
+    st = scorer.start()
+    for tok in ([1, 2], [1, 4], [2, 4]):
+        st, row = scorer.score(st)
+        assert torch.logsumexp(row, dim=-1) == pytest.approx(torch.zeros(2), abs=1e-4)
+        st = scorer.advance(st, torch.tensor(tok))
+
+
+@pytest.mark.parametrize("target", [[1, 2, 4], [1, 1, 2], [5, 5, 5], [2]])
+def test_summed_scores_telescope_to_the_ctc_loss(target):
+    T, V = 12, 6
+    logp = _log_probs(1, T, V, seed=7)
+    scorer = CTCPrefixScorer(logp, torch.tensor([T]), blank_id=BLANK, eos_id=EOS, vocab_size=V)
+    st, total = scorer.start(), 0.0
+    for c in target:
+        st, row = scorer.score(st)
+        total += float(row[0, c])
+        st = scorer.advance(st, torch.tensor([c]))
+    st, row = scorer.score(st)
+    total += float(row[0, EOS])
+    nll = F.ctc_loss(logp.transpose(0, 1), torch.tensor([target]), torch.tensor([T]),
+                     torch.tensor([len(target)]), blank=BLANK, reduction="sum")
+    assert total == pytest.approx(-float(nll), abs=1e-3)
+
+
+def test_padded_item_scores_as_alone():
+    logp = _log_probs(2, 10, 6, seed=2)
+    lens = torch.tensor([10, 6])
+    batch = CTCPrefixScorer(logp, lens, blank_id=BLANK, eos_id=EOS, vocab_size=6)
+    alone = CTCPrefixScorer(logp[1:, :6], lens[1:], blank_id=BLANK, eos_id=EOS, vocab_size=6)
+    sb, sa = batch.start(), alone.start()
+    for c in (4, 4, 2):
+        sb, rb = batch.score(sb)
+        sa, ra = alone.score(sa)
+        torch.testing.assert_close(rb[1], ra[0])
+        sb, sa = batch.advance(sb, torch.tensor([1, c])), alone.advance(sa, torch.tensor([c]))
+
+
+def test_a_prefix_longer_than_the_audio_is_impossible():
+    logp = _log_probs(1, 2, 5, seed=4)
+    scorer = CTCPrefixScorer(logp, torch.tensor([2]), blank_id=BLANK, eos_id=EOS, vocab_size=5)
+    st = scorer.start()
+    for c in (1, 2):
+        st, row = scorer.score(st)
+        st = scorer.advance(st, torch.tensor([c]))
+    st, row = scorer.score(st)
+    assert torch.isinf(row[0, [1, 2, 4]]).all() and torch.isfinite(row[0, EOS])
+
+
+def _search(decoder, beam: int, B: int = 3, max_new_tokens: int = 12):
+    embeds, mask = torch.zeros(B, 2, 4), torch.ones(B, 2, dtype=torch.long)
+    if beam == 1:
+        return greedy_search(decoder, embeds, mask, eos_id=EOS, pad_id=BLANK,
+                             max_new_tokens=max_new_tokens)
+    return beam_search(decoder, embeds, mask, beam=beam, eos_id=EOS, pad_id=BLANK,
+                       max_new_tokens=max_new_tokens, early_stop=False)
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_weight_zero_is_the_llm_exactly(beam):
+    V = 7
+    logp = _log_probs(3, 9, 6, seed=5)
+    scorer = CTCPrefixScorer(logp, torch.tensor([9, 7, 5]), blank_id=BLANK, eos_id=EOS, vocab_size=V)
+    plain = _search(HashLogitsDecoder(V, seed=1), beam)
+    fused = _search(CTCFusedDecoder(HashLogitsDecoder(V, seed=1), scorer, torch.zeros(3)), beam)
+    assert fused.sequences == plain.sequences
+    torch.testing.assert_close(fused.scores, plain.scores)
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_weight_one_scores_are_ctc_log_likelihoods(beam):
+    """Only the CTC term: a finished hypothesis scores log P_ctc(y) (the deltas telescope);
+    a row of weight 0 in the same batch decodes as the LLM alone."""
+    V, T = 7, 9
+    logp = _log_probs(3, T, 6, seed=6)
+    lens = torch.tensor([9, 7, 5])
+    scorer = CTCPrefixScorer(logp, lens, blank_id=BLANK, eos_id=EOS, vocab_size=V)
+    res = _search(CTCFusedDecoder(HashLogitsDecoder(V, seed=2), scorer,
+                                  torch.tensor([1.0, 1.0, 0.0])), beam)
+    for i in range(2):
+        assert res.finished[i]
+        y = res.sequences[i] or [EOS]  # an empty transcript: compare with all blanks
+        if res.sequences[i]:
+            nll = F.ctc_loss(logp[i:i + 1, : lens[i]].transpose(0, 1), torch.tensor([y]),
+                             lens[i:i + 1], torch.tensor([len(y)]), blank=BLANK, reduction="sum")
+            expected = -float(nll)
+        else:
+            expected = float(logp[i, : lens[i], BLANK].sum())
+        assert float(res.scores[i]) == pytest.approx(expected, abs=1e-3)
+    alone = _search(HashLogitsDecoder(V, seed=2), beam)
+    assert res.sequences[2] == alone.sequences[2]
