@@ -19,7 +19,7 @@
 #  11  all tasks at once, no curriculum (comparison)       [svtk train --phase allatonce]
 #      (runs beside stages 8-10: it needs only stages 5-7)
 #  12  decode: seen/unseen prompts and voices, constrained
-#      or free, unseen labels, joint                       [svtk decode]
+#      or free, unseen labels, joint; ASR with CTC scores  [svtk decode]
 #  13  cascade baselines GT->LLM and ASR->LLM              [svtk decode --system]
 #  14  score every decode                                  [svtk score]
 #  15  RESULTS.md, confusion matrices, training curves     [svtk report]
@@ -158,6 +158,13 @@ if [ $stage -le 12 ] && [ $stop_stage -ge 12 ]; then
   done
   # joint decoding: transcript first, then the task output
   decode test_seen_joint $exp test_seen_joint --prompts cut --constrained --joint
+  # ASR by beam search, alone and with joint CTC/LLM scoring: the frozen encoder's CTC head
+  # rescores every next token (ESPnet's ctc_weight; weight 0.5 and beam 4 chosen on dev)
+  decode test_seen.asr_beam $exp test_seen --prompts train --constrained --tasks asr --beam 4
+  for split in test_seen test_unseen; do
+    decode $split.asr_ctc $exp $split --prompts train --constrained --tasks asr --beam 4 \
+      --ctc-weight 0.5
+  done
   # the all-at-once model on the same test
   decode test_seen.constrained $exp_all test_seen --prompts train --constrained
 fi
