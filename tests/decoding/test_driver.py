@@ -268,3 +268,16 @@ def test_infer_fills_the_prompt_as_training_did(tmp_path, model):
     labels = task_labels("ic")
     assert rec["prompt"] == render("Which intent?\n{labels}", labels=label_descriptions("ic", labels))
     assert "\nlights_on (" in rec["prompt"] and rec["hyp"] in labels
+
+
+def test_decode_presets_load():
+    """Every conf/decode/*.yaml validates into a DecodeConfig (base: chains resolved)."""
+    from pathlib import Path
+
+    from svtk.config import load_config
+
+    presets = sorted((Path(__file__).parents[2] / "conf" / "decode").glob("*.yaml"))
+    loaded = {p.stem: load_config(DecodeConfig, p) for p in presets}
+    assert {"greedy", "beam4", "constrained", "joint", "ctc"} <= set(loaded)
+    assert loaded["ctc"].ctc_weight == 0.5 and loaded["ctc"].beam == 4
+    assert decode_tag(loaded["ctc"]).endswith("_ctc0.5")
