@@ -136,19 +136,18 @@ fi
 run_jobs
 
 # Every decode is independent of the others: they run $nj at a time.
-decode() {  # decode LOG_NAME EXP_DIR SPLIT OPTIONS...
-  local name=$1 dir=$2 split=$3
+decode() {  # decode LOG_NAME EXP_DIR "SPLIT..." OPTIONS...  (several splits: one model load)
+  local name=$1 dir=$2 split splits=()
+  for split in $3; do splits+=(--split "$split"); done
   shift 3
   job $dir/log/decode.$name.log svtk decode --config $decode_config --exp-dir $dir \
-    --data-dir $data/tasks --split $split "$@"
+    --data-dir $data/tasks "${splits[@]}" "$@"
 }
 
 if [ $stage -le 12 ] && [ $stop_stage -ge 12 ]; then
   stage_banner 12 "decode"
   # held-out sentences: training voices and never-heard voices; constrained and free
-  for split in test_seen test_unseen; do
-    decode $split.constrained $exp $split --prompts train --constrained
-  done
+  decode test.constrained $exp "test_seen test_unseen" --prompts train --constrained
   decode test_seen.free $exp test_seen --prompts train --no-constrained
   # prompts never seen in training
   decode test_seen.unseen_prompts $exp test_seen --prompts unseen --constrained
@@ -161,10 +160,8 @@ if [ $stage -le 12 ] && [ $stop_stage -ge 12 ]; then
   # ASR by beam search, alone and with joint CTC/LLM scoring: the frozen encoder's CTC head
   # rescores every next token (ESPnet's ctc_weight; weight 0.5 and beam 4 chosen on dev)
   decode test_seen.asr_beam $exp test_seen --prompts train --constrained --tasks asr --beam 4
-  for split in test_seen test_unseen; do
-    decode $split.asr_ctc $exp $split --prompts train --constrained --tasks asr --beam 4 \
-      --ctc-weight 0.5
-  done
+  decode test.asr_ctc $exp "test_seen test_unseen" --prompts train --constrained --tasks asr \
+    --beam 4 --ctc-weight 0.5
   # the all-at-once model on the same test
   decode test_seen.constrained $exp_all test_seen --prompts train --constrained
 fi
@@ -179,10 +176,12 @@ run_jobs
 
 if [ $stage -le 14 ] && [ $stop_stage -ge 14 ]; then
   stage_banner 14 "score"
-  for e in $exp $exp_all; do
-    for d in $e/decode/*/*/; do
-      svtk score "$d" --ref-cuts $data/tasks/$(basename "$d").jsonl.gz
-    done
+  declare -A by_split=()  # one svtk score per split: every decode of it against its cuts
+  for d in $exp/decode/*/*/ $exp_all/decode/*/*/; do
+    [ -d "$d" ] && by_split[$(basename "$d")]+=" $d"
+  done
+  for split in "${!by_split[@]}"; do
+    svtk score ${by_split[$split]} --ref-cuts $data/tasks/$split.jsonl.gz
   done
 fi
 

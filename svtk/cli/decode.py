@@ -6,9 +6,13 @@ on the command line override ``--config`` (a conf/decode/*.yaml preset) and ``--
 ``--system gt-llm|asr-llm`` the cascade baselines (:mod:`svtk.decoding.cascade`) decode instead,
 by default into ``E/decode/<system>_<tag>/<split>/``.
 
+``--split`` may be repeated: every split is decoded with one model load (icefall's decode.py
+style), each into its own ``E/decode/<tag>/<split>/``.
+
 Usage::
 
     svtk decode --exp-dir exp/mini --split test --prompts unseen --constrained --beam 4
+    svtk decode --exp-dir exp/mini --split test_seen --split test_unseen --tasks asr --ctc-weight 0.5
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from svtk.cli.common import ConfigOpt, ForceOpt, SetOpt
 
 def decode(
     exp_dir: Annotated[Path, typer.Option("--exp-dir", "-e", help="Experiment dir (its trained phases), a phase dir, or an export.")],
-    split: Annotated[str, typer.Option("--split", "-s", help="Split name: reads <data-dir>/<split>.jsonl.gz.")],
+    split: Annotated[list[str], typer.Option("--split", "-s", help="Split name: reads <data-dir>/<split>.jsonl.gz; repeat it to decode several splits with one model load.")],
     config: ConfigOpt = None,
     overrides: SetOpt = None,
     data_dir: Annotated[Path, typer.Option(help="Where the task cuts of each split live.")] = Path("data/tasks"),
@@ -64,13 +68,17 @@ def decode(
                  ctc_weight=ctc_weight,
                  tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None)
     opts = replace(opts, **{k: v for k, v in given.items() if v is not None})
-    cuts_path = cuts or data_dir / f"{split}.jsonl.gz"
-    if not cuts_path.is_file():
-        raise UserError(f"cuts for split '{split}' not found: {cuts_path}")
+    splits = list(dict.fromkeys(split))
+    if cuts is not None and len(splits) > 1:
+        raise UserError("--cuts names one manifest: give one --split with it")
+    inputs = {s: cuts or data_dir / f"{s}.jsonl.gz" for s in splits}
+    for s, path in inputs.items():
+        if not path.is_file():
+            raise UserError(f"cuts for split '{s}' not found: {path}")
     default_tag = (config.stem if config and not any(v is not None for v in given.values())
                    else decode_tag(opts))
     if system != "e2e":
-        from svtk.decoding.cascade import CASCADES, cascade_split
+        from svtk.decoding.cascade import CASCADES, cascade_split, load_cascade
 
         if system not in CASCADES:
             raise UserError(f"--system {system}: expected e2e, {' or '.join(CASCADES)}")
@@ -78,16 +86,18 @@ def decode(
             raise UserError("--ctc-weight applies to the e2e system (the cascades transcribe "
                             "with the CTC encoder alone)")
         tag = tag or f"{system}_{default_tag}"
-        cascade_split(system, exp_dir, cuts_path, exp_dir / "decode" / tag / split,
-                      opts, text_lm=text_lm, ctc_encoder=ctc_encoder, device=device, split=split,
-                      force=force)
+        loaded = load_cascade(system, exp_dir, text_lm, ctc_encoder, device)
+        for s, path in inputs.items():
+            cascade_split(system, exp_dir, path, exp_dir / "decode" / tag / s, opts, split=s,
+                          force=force, loaded=loaded)
         return
     # another phase or checkpoint of the same experiment is another decode dir, not a clash
     tag = tag or "_".join([default_tag] + ([phase] if phase else []) +
                           ([_checkpoint_name(checkpoint)] if checkpoint else []))
     model, ckpt = load_speechlm(exp_dir, checkpoint, device, phase=phase)
-    decode_split(model, cuts_path, exp_dir / "decode" / tag / split, opts, split=split,
-                 checkpoint=ckpt, force=force)
+    for s, path in inputs.items():  # one model load for every split (imports dominate a small one)
+        decode_split(model, path, exp_dir / "decode" / tag / s, opts, split=s, checkpoint=ckpt,
+                     force=force)
 
 
 def _checkpoint_name(path: Path) -> str:

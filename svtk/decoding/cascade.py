@@ -238,11 +238,13 @@ def load_cascade(system: str, exp_dir: str | Path, text_lm: str | Path | None = 
 
 def cascade_split(system: str, exp_dir: str | Path, cuts_path: str | Path, out_dir: str | Path,
                   opts, *, text_lm: str | Path | None = None, ctc_encoder: str | Path | None = None,
-                  device: str = "cpu", split: str | None = None, force: bool = False) -> Path:
-    """Decode a split with a cascade system into ``out_dir/hyps.jsonl`` + ``decode_info.json``."""
+                  device: str = "cpu", split: str | None = None, force: bool = False,
+                  loaded: tuple | None = None) -> Path:
+    """Decode a split with a cascade system into ``out_dir/hyps.jsonl`` + ``decode_info.json``;
+    ``loaded``: what :func:`load_cascade` returned, to decode several splits with one load."""
     from svtk.decoding.driver import decode_split
 
-    lm, info = load_cascade(system, exp_dir, text_lm, ctc_encoder, device)
+    lm, info = loaded or load_cascade(system, exp_dir, text_lm, ctc_encoder, device)
     weights = [Path(info[k]) for k in ("text_lm", "ctc_encoder") if k in info]
     return decode_split(lm, cuts_path, out_dir, opts, split=split, force=force,
                         records=lambda cuts: cascade_records(system, lm, cuts, opts),

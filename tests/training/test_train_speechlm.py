@@ -77,6 +77,13 @@ def test_export_and_infer_a_trained_experiment(toy_cuts, tmp_path, capsys):
     for tag, used in tags.items():
         info = json.loads((exp / "decode" / tag / "dev" / "decode_info.json").read_text())
         assert used in info["checkpoint"], (tag, info["checkpoint"])
+    # several splits with one model load, each into its own dir, as if decoded alone
+    assert run(["decode", "--exp-dir", str(exp), "--data-dir", str(toy_cuts["dev"].parent),
+                "--split", "dev", "--split", "train", "--max-new-tokens", "2", "--tag", "both"]) == 0
+    hyps = {s: (exp / "decode" / "both" / s / "hyps.jsonl").read_text() for s in ("dev", "train")}
+    assert hyps["dev"] == (exp / "decode" / "greedy_cut" / "dev" / "hyps.jsonl").read_text()
+    assert len(hyps["train"].splitlines()) == len(load_manifest(toy_cuts["train"]))
+    assert run(dec + ["--split", "train"]) == 2  # --cuts is one manifest
     # phase 1 trained no adapters (they are the identity); phase 2a without its LoRA is an error
     from safetensors.torch import load_file, save_file
 
