@@ -255,19 +255,22 @@ class SpeechLM(nn.Module):
         feats, lens = features if features is not None else self.encoder_features(batch)
         return self.downsampler(self.layer_mix(feats), lens.to(feats.device))
 
-    @property
-    def ctc_blank_id(self) -> int:
-        """The blank of the encoder's CTC head; a UserError when the encoder has no head."""
+    def _require_ctc_head(self) -> None:
         if getattr(self.encoder, "ctc_head", None) is None:
             raise UserError("CTC scores need an encoder with a CTC head (the native encoder "
                             "pre-trained with --phase encoder_ctc); this one has none")
+
+    @property
+    def ctc_blank_id(self) -> int:
+        """The blank of the encoder's CTC head; a UserError when the encoder has no head."""
+        self._require_ctc_head()
         return int(self.encoder.config.blank_id)
 
     def ctc_log_probs(self, feats: torch.Tensor, lens: torch.Tensor):
         """The frozen encoder's CTC head over its last layer, from :meth:`encoder_features`:
         log-probabilities (B, T, V) over the tokenizer's ids (blank: :attr:`ctc_blank_id`),
         lengths (B,). For joint CTC/LLM decoding (``svtk.decoding.ctc``)."""
-        self.ctc_blank_id  # noqa: B018 - raises when there is no CTC head
+        self._require_ctc_head()
         if feats.dim() == 4:  # the weighted mix's cache: every layer, the last one at the end
             last = feats[:, :, -1]
         elif self.layer_mix.layer == "last":
@@ -282,8 +285,7 @@ class SpeechLM(nn.Module):
         CTC log-probabilities (B, T, V) and their lengths (B,)."""
         features = self.encoder_features(batch)
         ctc, ctc_lens = self.ctc_log_probs(*features)
-        side = "left" if self.llm_kind == "decoder-only" else "right"
-        embeds, mask, _ = pack(self._prefix_segments(batch, features), side=side)
+        embeds, mask = self.prefix(batch, features)
         return embeds, mask, ctc, ctc_lens
 
     def _prefix_segments(self, batch: SpeechBatch, features=None):
@@ -291,15 +293,16 @@ class SpeechLM(nn.Module):
         prompt = self.llm.embed(batch.prompt_ids)  # (B, P, D)
         return [(audio, audio_lens), (prompt.to(audio.dtype), batch.prompt_lens.to(audio.device))]
 
-    def prefix(self, batch: SpeechBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        """[audio tokens, prompt embeddings] per item: (B, T, D), mask (B, T) bool.
+    def prefix(self, batch: SpeechBatch, features=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """[audio tokens, prompt embeddings] per item: (B, T, D), mask (B, T) bool
+        (``features``: the batch's :meth:`encoder_features`, when already computed).
 
         Left-padded for decoder-only (generation appends at the right; use
         ``svtk.models.llm.position_ids_from_mask(mask)`` as position ids); right-padded encoder
         input for encoder-decoder.
         """
         side = "left" if self.llm_kind == "decoder-only" else "right"
-        embeds, mask, _ = pack(self._prefix_segments(batch), side=side)
+        embeds, mask, _ = pack(self._prefix_segments(batch, features), side=side)
         return embeds, mask
 
     def forward(self, batch: SpeechBatch) -> SpeechLMOutput:
