@@ -155,8 +155,11 @@ if [ $stage -le 12 ] && [ $stop_stage -ge 12 ]; then
   for c in constrained no-constrained; do
     decode test_heldout_ic.$c $exp test_heldout_ic --prompts cut --$c
   done
-  # joint decoding: transcript first, then the task output
+  # joint decoding: transcript first, then the task output; and with the transcript part
+  # rescored by the encoder's CTC head
   decode test_seen_joint $exp test_seen_joint --prompts cut --constrained --joint
+  decode test_seen_joint.ctc $exp test_seen_joint --prompts cut --constrained --joint \
+    --ctc-weight 0.5
   # ASR by beam search, alone and with joint CTC/LLM scoring: the frozen encoder's CTC head
   # rescores every next token (ESPnet's ctc_weight; weight 0.5 and beam 4 chosen on dev)
   decode test_seen.asr_beam $exp test_seen --prompts train --constrained --tasks asr --beam 4

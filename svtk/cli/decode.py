@@ -39,7 +39,7 @@ def decode(
     batch_size: Annotated[int | None, typer.Option(help="Most cuts per batch.", show_default=False)] = None,
     max_duration: Annotated[float | None, typer.Option(help="Most seconds of audio per batch.", show_default=False)] = None,
     max_new_tokens: Annotated[int | None, typer.Option(help="Generation length limit.", show_default=False)] = None,
-    ctc_weight: Annotated[float | None, typer.Option(help="Joint CTC/LLM decoding of ASR: weight of the encoder's CTC prefix scores (0: LLM only).", show_default=False)] = None,
+    ctc_weight: Annotated[float | None, typer.Option(help="Joint CTC/LLM decoding of ASR and of joint outputs' transcripts: weight of the encoder's CTC prefix scores (0: LLM only).", show_default=False)] = None,
     tasks: Annotated[str | None, typer.Option(help="Decode only these tasks, comma-separated (default: all).", show_default=False)] = None,
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint to decode (default: the phase's final weights).")] = None,
     phase: Annotated[str | None, typer.Option(help="Curriculum phase to decode (default: the speechlm phase finished last).")] = None,

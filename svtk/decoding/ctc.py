@@ -1,7 +1,8 @@
 """Joint CTC/LLM decoding: the frozen encoder's CTC head rescores the LLM's next tokens.
 
-Hybrid CTC/attention decoding (Watanabe et al. 2017; ESPnet's ``ctc_weight``) for ASR items:
-each next token ``c`` of a hypothesis ``g`` scores
+Hybrid CTC/attention decoding (Watanabe et al. 2017; ESPnet's ``ctc_weight``) for ASR items
+and for the transcript part of joint outputs (``ASR: <transcript> | TAG: ... |``, see
+:class:`TranscriptSpan`): each next token ``c`` of a hypothesis ``g`` scores
 
     (1 - w) * log p_LLM(c | g) + w * (log psi(g + c) - log psi(g))
 
@@ -127,13 +128,17 @@ class CTCPrefixScorer:
         st.cand_n, st.cand_b, st.cand_psi, st.cand_row = cand_n, cand_b, psi, rows
         return st, out
 
-    def advance(self, st: CTCState, tokens: torch.Tensor) -> CTCState:
-        """Append ``tokens (N,)`` to each row's prefix (the candidates of the last :meth:`score`).
-        Rows that end (eos) or pad keep their state: search no longer extends them."""
+    def advance(self, st: CTCState, tokens: torch.Tensor,
+                rows: torch.Tensor | None = None) -> CTCState:
+        """Append ``tokens (N,)`` to each row's prefix (the candidates of the last :meth:`score`),
+        where ``rows (N,)`` (bool) allows. Rows that end (eos) or pad keep their state: search
+        no longer extends them."""
         if st.cand_row is None:
             raise RuntimeError("advance() before score()")
         c = tokens.clamp(0, self.ctc_vocab - 1)
         move = (tokens != self.eos) & (tokens != self.blank) & (tokens < self.ctc_vocab)
+        if rows is not None:
+            move = move & rows
         src = st.cand_row
         r_n = torch.where(move[None, :], st.cand_n[:, src, c], st.r_n)
         r_b = torch.where(move[None, :], st.cand_b[:, src, c], st.r_b)
@@ -153,19 +158,43 @@ class CTCPrefixScorer:
                         cand_row=None if st.cand_row is None else st.cand_row.index_select(0, index))
 
 
+@dataclass(frozen=True)
+class TranscriptSpan:
+    """Where the transcript lies in a joint output (``ASR: <transcript> | TAG: ... |``): after
+    one of the token sequences ``heads`` (the forms of ``ASR:``), up to the first token of
+    ``ends`` (the pieces holding the separator), which then scores as the transcript's end.
+    ``neutral``: pieces that may come before the separator's piece without being transcript
+    (sentencepiece writes `` |`` as ``▁`` + ``|``): CTC neither scores nor reads them."""
+
+    heads: tuple[tuple[int, ...], ...]
+    ends: tuple[int, ...]
+    neutral: tuple[int, ...] = ()
+
+
+PRE, IN, POST = 0, 1, 2  # a row before, inside or after its transcript
+
+
 @dataclass
 class _FusedState:
     llm: Any
     ctc: CTCState
     weight: torch.Tensor  # (N,)
+    joint: torch.Tensor  # (N,) bool: the transcript is a span of the output, not all of it
+    mode: torch.Tensor  # (N,) PRE / IN / POST
+    matched: torch.Tensor  # (H, N) tokens of each head matched so far, -1 once it cannot match
 
 
 class CTCFusedDecoder(IncrementalDecoder):
     """An incremental decoder whose log-probabilities are fused with CTC prefix scores:
-    ``(1 - w) * llm + w * ctc`` per row, ``w = weights[item]`` (0: the LLM's exactly)."""
+    ``(1 - w) * llm + w * ctc`` per row, ``w = weights[item]`` (0: the LLM's exactly).
+
+    A row's whole output is its transcript, or with ``joint[item]`` only the ``span`` of it
+    (rows before and after it score as the LLM alone; the span's end token scores the whole
+    transcript, as end of sequence does for a plain one)."""
 
     def __init__(self, decoder: IncrementalDecoder, scorer: CTCPrefixScorer,
-                 weights: torch.Tensor):
+                 weights: torch.Tensor, joint: torch.Tensor | None = None,
+                 span: TranscriptSpan | None = None):
         # no super().__init__: the wrapped decoder owns the model
         self.decoder = decoder
         self.model = getattr(decoder, "model", None)
@@ -173,30 +202,75 @@ class CTCFusedDecoder(IncrementalDecoder):
         self.llm_kind = decoder.llm_kind
         self.scorer = scorer
         self.weights = weights.float()
+        self.joint = torch.zeros_like(self.weights, dtype=torch.bool) if joint is None else joint
+        if bool(self.joint.any()) and (span is None or not span.heads or not span.ends):
+            raise ValueError("joint rows need a TranscriptSpan with heads and ends")
+        self.span = span
+        if span is not None:
+            width = max(len(h) for h in span.heads)
+            self.heads = torch.tensor([list(h) + [-1] * (width - len(h)) for h in span.heads])
+            self.head_lens = torch.tensor([len(h) for h in span.heads])
+            self.ends = torch.zeros(self.vocab_size, dtype=torch.bool)
+            self.ends[list(span.ends)] = True
+            self.neutral = torch.zeros(self.vocab_size, dtype=torch.bool)
+            self.neutral[list(span.neutral)] = True
 
     def _fuse(self, st: _FusedState, logp: torch.Tensor) -> tuple[_FusedState, torch.Tensor]:
-        on = st.weight > 0
+        on = (st.weight > 0) & (st.mode == IN)
         if not bool(on.any()):
             return st, logp
         st.ctc, ctc = self.scorer.score(st.ctc)
-        ctc = torch.nan_to_num(ctc, nan=NEG_INF)  # a row whose prefix the audio cannot hold
+        ctc = ctc.masked_fill(ctc.isnan(), NEG_INF)  # a row whose prefix the audio cannot hold
+        if self.span is not None and bool(st.joint.any()):  # the separator ends the transcript
+            whole = ctc[:, self.scorer.eos : self.scorer.eos + 1]
+            ends = self.ends.to(ctc.device)[None, :] & st.joint[:, None]
+            ctc = torch.where(ends, whole, ctc)
+            neutral = self.neutral.to(ctc.device)[None, :] & st.joint[:, None]
+            ctc = ctc.masked_fill(neutral, 0.0)
         w = st.weight[:, None]
         fused = torch.where(w < 1, (1 - w) * logp + w * ctc, ctc)  # w = 1: no 0 * -inf
         return st, torch.where(on[:, None], fused, logp)
 
     def start(self, embeds: torch.Tensor, mask: torch.Tensor):
         llm, logp = self.decoder.start(embeds, mask)
-        st = _FusedState(llm, self.scorer.start(), self.weights.to(logp.device))
+        dev = logp.device
+        joint = self.joint.to(dev)
+        H = 0 if self.span is None else len(self.span.heads)
+        st = _FusedState(llm, self.scorer.start(), self.weights.to(dev), joint,
+                         torch.where(joint, PRE, IN).long(),
+                         torch.zeros(H, joint.numel(), dtype=torch.long, device=dev))
         return self._fuse(st, logp)
+
+    def _track(self, st: _FusedState, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each row's mode after ``tokens``, and which rows extend their transcript with it."""
+        mode = st.mode
+        extend = mode == IN
+        if self.span is not None and bool(st.joint.any()):
+            tok = tokens.clamp(0, self.vocab_size - 1)
+            ends = self.ends.to(tokens.device)[tok]
+            ended = extend & st.joint & (ends | (tokens == self.scorer.eos))
+            extend = extend & ~ended & ~(st.joint & self.neutral.to(tokens.device)[tok])
+            heads, lens = self.heads.to(tokens.device), self.head_lens.to(tokens.device)
+            m = st.matched
+            want = heads.gather(1, m.clamp(min=0, max=heads.shape[1] - 1))  # (H, N)
+            m = torch.where((m >= 0) & (m < lens[:, None]) & (want == tokens[None, :]), m + 1, -1)
+            begun = (mode == PRE) & (m == lens[:, None]).any(0)
+            mode = torch.where(ended, POST, torch.where(begun, IN, mode))
+            st.matched = m
+        return mode, extend
 
     def step(self, state: _FusedState, tokens: torch.Tensor):
         llm, logp = self.decoder.step(state.llm, tokens)
+        mode, extend = self._track(state, tokens)
         ctc = state.ctc
         if ctc.cand_row is not None:
-            ctc = self.scorer.advance(ctc, tokens)
-        return self._fuse(_FusedState(llm, ctc, state.weight), logp)
+            ctc = self.scorer.advance(ctc, tokens, extend)
+        return self._fuse(_FusedState(llm, ctc, state.weight, state.joint, mode, state.matched),
+                          logp)
 
     def reorder(self, state: _FusedState, index: torch.Tensor) -> _FusedState:
         return _FusedState(self.decoder.reorder(state.llm, index),
                            self.scorer.reorder(state.ctc, index),
-                           state.weight.index_select(0, index))
+                           state.weight.index_select(0, index), state.joint.index_select(0, index),
+                           state.mode.index_select(0, index),
+                           state.matched.index_select(1, index))

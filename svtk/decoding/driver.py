@@ -75,8 +75,9 @@ class DecodeConfig:
     # "*": every other task), like ESPnet's maxlenratio: cuts run-on outputs short (an item at
     # its cap can only end); tasks not named are capped by max_new_tokens alone
     max_len_ratio: dict[str, float] = field(default_factory=dict)
-    # joint CTC/LLM decoding of ASR items (ESPnet's ctc_weight; svtk.decoding.ctc): each next
-    # token scores (1 - w) * LLM + w * CTC prefix score of the encoder's CTC head; 0: LLM only
+    # joint CTC/LLM decoding of ASR items and of the transcript part of joint items (ESPnet's
+    # ctc_weight; svtk.decoding.ctc): each next token scores (1 - w) * LLM + w * CTC prefix
+    # score of the encoder's CTC head; 0: LLM only
     ctc_weight: float = 0.0
 
     def __post_init__(self) -> None:
@@ -206,12 +207,31 @@ def _windows(items: Iterable, size: int) -> Iterator[list]:
 
 
 def ctc_weights(cuts: Sequence, opts: DecodeConfig) -> list[float] | None:
-    """Per-cut CTC weight: ``opts.ctc_weight`` for ASR cuts, 0 for the rest (the CTC head
-    transcribes; other outputs are not transcripts); None when no cut gets one."""
+    """Per-cut CTC weight: ``opts.ctc_weight`` for ASR cuts and joint cuts (their transcript
+    part), 0 for the rest (the CTC head transcribes; other outputs are not transcripts); None
+    when no cut gets one."""
     if opts.ctc_weight <= 0:
         return None
-    weights = [opts.ctc_weight if _task(c) == ASR_TASK else 0.0 for c in cuts]
+    weights = [opts.ctc_weight if _task(c) == ASR_TASK or is_joint(c, opts) else 0.0
+               for c in cuts]
     return weights if any(weights) else None
+
+
+def transcript_span(tokenizer, vocab_size: int):
+    """Where the transcript of a joint output lies, for CTC scoring (``svtk.decoding.ctc``)."""
+    from svtk.decoding.ctc import TranscriptSpan
+    from svtk.decoding.grammars import encode_in_context, ids_containing, start_forms
+    from svtk.tasks.formats import JOINT_ASR_TAG, JOINT_SEP
+
+    heads = tuple(tuple(f) for f in start_forms(tokenizer, f"{JOINT_ASR_TAG}:"))
+    ends = ids_containing(tokenizer, JOINT_SEP, vocab_size)
+    sep = encode_in_context(tokenizer, f" {JOINT_SEP}")  # e.g. ['▁', '|'] or ['Ġ|']
+    neutral = []
+    for t in sep:
+        if t in ends:
+            break
+        neutral.append(t)
+    return TranscriptSpan(heads, tuple(sorted(ends)), tuple(neutral))
 
 
 def make_record(cut, raw: str, opts: DecodeConfig, score: float | None = None,
@@ -280,11 +300,12 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
     eos = int(tok.eos_token_id)
     pad = int(tok.pad_token_id) if tok.pad_token_id is not None else eos
     decoder = make_decoder(model.llm_kind, model.llm.model)
-    ctc_blank = None
+    ctc_blank = span = None
     if opts.ctc_weight > 0:
         if getattr(model, "prefix_and_ctc", None) is None:
             raise ValueError("ctc_weight > 0 needs a model with prefix_and_ctc() (a SpeechLM)")
         ctc_blank = model.ctc_blank_id
+        span = transcript_span(tok, decoder.vocab_size)  # the transcript in joint outputs
     grammars = GrammarCache(tok, decoder.vocab_size)
     chooser = PromptChooser.from_option(opts.prompts, opts.prompt_dir)
     if not isinstance(cuts, CutSet):
@@ -313,7 +334,8 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
                     embeds, mask, ctc, ctc_lens = model.prefix_and_ctc(batch)
                     scorer = CTCPrefixScorer(ctc, ctc_lens, blank_id=ctc_blank, eos_id=eos,
                                              vocab_size=decoder.vocab_size)
-                    dec = CTCFusedDecoder(decoder, scorer, torch.tensor(weights))
+                    joint = torch.tensor([is_joint(c, opts) for c in prepared])
+                    dec = CTCFusedDecoder(decoder, scorer, torch.tensor(weights), joint, span)
                 constraint = grammars.constraint([grammars.key_for(c, opts) for c in prepared],
                                                  embeds.device)
                 caps = length_caps(prepared, opts)

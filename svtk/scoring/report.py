@@ -53,7 +53,7 @@ METRIC_NAMES = {"wer": "WER", "bleu": "BLEU", "accuracy": "Acc", "uar": "UAR", "
                 "slu_f1": "SLU-F1"}
 CLOSED_SET = ("accuracy", "uar")
 # Settings that only matter for some metrics (constraints act on label sets and slot types).
-FACTOR_METRICS = {"constrained": ("accuracy", "uar", "slu_f1"), "ctc_weight": ("wer",)}
+FACTOR_METRICS = {"constrained": ("accuracy", "uar", "slu_f1")}
 
 
 @dataclass

@@ -182,3 +182,48 @@ def test_weight_one_scores_are_ctc_log_likelihoods(beam):
         assert float(res.scores[i]) == pytest.approx(expected, abs=1e-3)
     alone = _search(HashLogitsDecoder(V, seed=2), beam)
     assert res.sequences[2] == alone.sequences[2]
+
+
+def test_joint_rows_fuse_only_their_transcript():
+    """``HEAD <transcript> NEUTRAL END ...``: the LLM alone before and after the transcript;
+    inside it the fused score, the end token scoring the whole transcript, the neutral piece
+    (sentencepiece's bare ``▁`` before ``|``) neither scored nor read by CTC."""
+    from svtk.decoding.ctc import TranscriptSpan
+
+    V, w = 10, 0.5
+    head, end, neutral = (5, 6), 7, 8
+    logp = _log_probs(2, 8, 6, seed=8)
+    lens = torch.tensor([8, 8])
+    span = TranscriptSpan((head,), (end,), (neutral,))
+    fused = CTCFusedDecoder(HashLogitsDecoder(V, seed=3),
+                            CTCPrefixScorer(logp, lens, blank_id=BLANK, eos_id=EOS, vocab_size=V),
+                            torch.tensor([w, w]), torch.tensor([True, True]), span)
+    llm = HashLogitsDecoder(V, seed=3)
+    ref = CTCPrefixScorer(logp, lens, blank_id=BLANK, eos_id=EOS, vocab_size=V)
+    embeds, mask = torch.zeros(2, 2, 4), torch.ones(2, 2, dtype=torch.long)
+
+    def ctc_row(prefix):  # the CTC deltas of item 0 after ``prefix``
+        st = ref.reorder(ref.start(), torch.tensor([0]))
+        for c in prefix:
+            st, _ = ref.score(st)
+            st = ref.advance(st, torch.tensor([c]))
+        row = ref.score(st)[1][0]
+        row[end] = row[EOS]
+        row[neutral] = 0.0
+        return row
+
+    # item 0 writes the joint form; item 1 starts with another token and never fuses
+    seqs = [[5, 6, 1, 2, neutral, end, 4, 1], [6, 1, 2, end, 4, 1, 1, 1]]
+    inside = {2: (), 3: (1,), 4: (1, 2), 5: (1, 2)}  # step -> transcript so far (item 0)
+    st, lp = fused.start(embeds, mask)
+    lst, lr = llm.start(embeds, mask)
+    for t in range(len(seqs[0])):
+        torch.testing.assert_close(lp[1], lr[1])
+        if t in inside:
+            exp = (1 - w) * lr[0] + w * ctc_row(inside[t])
+            torch.testing.assert_close(lp[0], exp)
+        else:
+            torch.testing.assert_close(lp[0], lr[0])
+        tok = torch.tensor([seqs[0][t], seqs[1][t]])
+        st, lp = fused.step(st, tok)
+        lst, lr = llm.step(lst, tok)

@@ -92,6 +92,34 @@ def test_joint_records_are_parsed(model):
             assert not r["joint"]
 
 
+def test_joint_transcripts_take_ctc_scores(model):
+    """With a CTC weight the transcript part of joint outputs is rescored: it changes, the
+    output still follows the joint grammar, and the label part stays a label."""
+    cuts = dummy_task_cuts(8, tasks=("ic",))
+    opts = dict(constrained=True, joint=True, max_new_tokens=40, batch_size=8)
+    plain = list(decode_cuts(model, cuts, DecodeConfig(**opts)))
+    fused = list(decode_cuts(model, cuts, DecodeConfig(**opts, ctc_weight=0.9)))
+    assert [r["hyp_asr"] for r in fused] != [r["hyp_asr"] for r in plain]
+    for r in fused:
+        assert r["raw"].startswith("ASR:")
+        if r["finished"]:
+            assert r["parsed"] and r["hyp"] in LABELS
+
+
+def test_transcript_span_of_each_tokenizer(tok):
+    """The separator's pieces: byte-level BPE has one (``Ġ|``), sentencepiece-style two
+    (``▁`` then ``|``: the first is neutral, not transcript)."""
+    from svtk.decoding.driver import transcript_span
+    from svtk.decoding.grammars import encode, encode_in_context
+
+    span = transcript_span(tok, len(tok) + 5)
+    sep = encode_in_context(tok, " | IC:")
+    n = len(span.neutral)
+    assert tuple(sep[:n]) == span.neutral and sep[n] in span.ends
+    assert all("|" in tok.convert_ids_to_tokens(i) for i in span.ends)
+    assert tuple(encode(tok, "ASR:")) in span.heads
+
+
 def test_max_duration_batching(model):
     cuts = dummy_task_cuts(8)
     a = _records(model, cuts, batch_size=32, max_duration=3.0)
