@@ -241,9 +241,10 @@ class CTCFusedDecoder(IncrementalDecoder):
                          torch.zeros(H, joint.numel(), dtype=torch.long, device=dev))
         return self._fuse(st, logp)
 
-    def _track(self, st: _FusedState, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each row's mode after ``tokens``, and which rows extend their transcript with it."""
-        mode = st.mode
+    def _track(self, st: _FusedState, tokens: torch.Tensor):
+        """Each row's mode and head matches after ``tokens``, and which rows extend their
+        transcript with it."""
+        mode, m = st.mode, st.matched
         extend = mode == IN
         if self.span is not None and bool(st.joint.any()):
             tok = tokens.clamp(0, self.vocab_size - 1)
@@ -251,22 +252,19 @@ class CTCFusedDecoder(IncrementalDecoder):
             ended = extend & st.joint & (ends | (tokens == self.scorer.eos))
             extend = extend & ~ended & ~(st.joint & self.neutral.to(tokens.device)[tok])
             heads, lens = self.heads.to(tokens.device), self.head_lens.to(tokens.device)
-            m = st.matched
             want = heads.gather(1, m.clamp(min=0, max=heads.shape[1] - 1))  # (H, N)
             m = torch.where((m >= 0) & (m < lens[:, None]) & (want == tokens[None, :]), m + 1, -1)
             begun = (mode == PRE) & (m == lens[:, None]).any(0)
             mode = torch.where(ended, POST, torch.where(begun, IN, mode))
-            st.matched = m
-        return mode, extend
+        return mode, extend, m
 
     def step(self, state: _FusedState, tokens: torch.Tensor):
         llm, logp = self.decoder.step(state.llm, tokens)
-        mode, extend = self._track(state, tokens)
+        mode, extend, matched = self._track(state, tokens)
         ctc = state.ctc
         if ctc.cand_row is not None:
             ctc = self.scorer.advance(ctc, tokens, extend)
-        return self._fuse(_FusedState(llm, ctc, state.weight, state.joint, mode, state.matched),
-                          logp)
+        return self._fuse(_FusedState(llm, ctc, state.weight, state.joint, mode, matched), logp)
 
     def reorder(self, state: _FusedState, index: torch.Tensor) -> _FusedState:
         return _FusedState(self.decoder.reorder(state.llm, index),

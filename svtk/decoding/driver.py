@@ -220,17 +220,19 @@ def ctc_weights(cuts: Sequence, opts: DecodeConfig) -> list[float] | None:
 def transcript_span(tokenizer, vocab_size: int):
     """Where the transcript of a joint output lies, for CTC scoring (``svtk.decoding.ctc``)."""
     from svtk.decoding.ctc import TranscriptSpan
-    from svtk.decoding.grammars import encode_in_context, ids_containing, start_forms
+    from svtk.decoding.grammars import (
+        _strip_to_stop,
+        encode_in_context,
+        ids_containing,
+        start_forms,
+    )
     from svtk.tasks.formats import JOINT_ASR_TAG, JOINT_SEP
 
     heads = tuple(tuple(f) for f in start_forms(tokenizer, f"{JOINT_ASR_TAG}:"))
     ends = ids_containing(tokenizer, JOINT_SEP, vocab_size)
     sep = encode_in_context(tokenizer, f" {JOINT_SEP}")  # e.g. ['▁', '|'] or ['Ġ|']
-    neutral = []
-    for t in sep:
-        if t in ends:
-            break
-        neutral.append(t)
+    # the pieces before the separator's own: free text to the joint grammar, neutral to CTC
+    neutral = sep[: len(sep) - len(_strip_to_stop(sep, ends))]
     return TranscriptSpan(heads, tuple(sorted(ends)), tuple(neutral))
 
 
