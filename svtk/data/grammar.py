@@ -17,6 +17,7 @@ Usage::
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from dataclasses import dataclass, field
@@ -398,6 +399,13 @@ def sample_sentence(rng: random.Random, domain: str, template: int | None = None
     index = rng.randrange(len(pool)) if template is None else template
     values = {s: rng.choice(SLOTS[s]) for s in dict.fromkeys(slot_names(pool[index]))}
     return fill(domain, index, values)
+
+
+def fillings(domain: str, index: int) -> list[Sentence]:
+    """Every filling of one template (the product of its slots' values), in a fixed order."""
+    names = list(dict.fromkeys(slot_names(templates(domain)[index])))
+    return [fill(domain, index, dict(zip(names, combo, strict=True)))
+            for combo in itertools.product(*(SLOTS[n] for n in names))]
 
 
 def vocabulary() -> list[str]:

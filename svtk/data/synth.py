@@ -34,6 +34,7 @@ import random
 import shutil
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,9 @@ class SynthConfig:
     hours: float = 1.0  # total audio, all splits together (planned from estimated durations)
     splits: dict[str, float] = field(default_factory=lambda: {
         "train": 0.8, "dev": 0.05, "test_seen": 0.075, "test_unseen": 0.075})
+    # share of the distinct sentences each split holds (default: ``splits``); held-out tests
+    # drawn from a small share of a small grammar repeat the few sentences they have
+    sentence_splits: dict[str, float] | None = None
     content: str = "grammar"  # "grammar" (svtk.data.grammar) or "slurp" (real SLURP text)
     slurp_dir: Path | None = None  # SLURP devel/test jsonl (content: slurp); option --slurp-dir
     opinion_share: float = 0.35  # share of sentences from opinion templates (ASC); rest commands
@@ -109,6 +113,9 @@ class SynthConfig:
         unknown = set(self.splits) - set(SPLITS)
         if unknown:
             raise ValueError(f"splits must be among {SPLITS}, got {sorted(unknown)}")
+        if self.sentence_splits is not None and set(self.sentence_splits) != set(self.splits):
+            raise ValueError("sentence_splits must name the same splits as splits: "
+                             f"{sorted(self.sentence_splits)} vs {sorted(self.splits)}")
         bad = set(self.styles) - set(STYLE_EFFECTS)
         if bad or "neutral" not in self.styles:
             raise ValueError(f"styles must include 'neutral' and be among {list(STYLE_EFFECTS)}")
@@ -160,16 +167,33 @@ def voice_pools(cfg: VoicesConfig) -> tuple[list[Voice], list[Voice]]:
 
 
 class SentenceSource:
-    """Draws sentences belonging to a given split (a seeded hash of the text decides)."""
+    """Draws the sentences of each split: every distinct sentence belongs to one split (a seeded
+    hash of its text decides, with the shares of ``sentence_splits``).
+
+    A grammar draw picks a template uniformly (the labels stay as balanced as the templates),
+    then the next filling of that template from a shuffled deck of its fillings in the split,
+    reshuffled once used up: no filling repeats before all of its template's have been heard.
+    Drawing fillings independently instead let sentences repeat by chance while others of the
+    same template went unheard. SLURP text is dealt from a deck per split the same way.
+    """
 
     def __init__(self, cfg: SynthConfig, rng: random.Random):
         self.cfg, self.rng = cfg, rng
+        shares = cfg.sentence_splits or cfg.splits
         names = [s for s in SPLITS if s in cfg.splits]
-        total = sum(cfg.splits[s] for s in names)
+        total = sum(shares[s] for s in names)
         acc, self.bounds = 0.0, []
         for s in names:
-            acc += cfg.splits[s] / total
+            acc += shares[s] / total
             self.bounds.append((acc, s))
+        # (split, domain) -> {template index: its fillings that fall into the split}
+        self.pools: dict[tuple[str, str], dict[int, list[grammar.Sentence]]] = {}
+        for domain in ("command", "opinion"):
+            for index in range(len(grammar.templates(domain))):
+                for sent in grammar.fillings(domain, index):
+                    by_template = self.pools.setdefault((self.split_of(sent.text), domain), {})
+                    by_template.setdefault(index, []).append(sent)
+        self.decks: dict[tuple, list[grammar.Sentence]] = {}
         self.slurp: dict[str, list[grammar.Sentence]] | None = None
         if cfg.content == "slurp":
             from svtk.data.slurp import slurp_sentences
@@ -193,15 +217,20 @@ class SentenceSource:
             pool = self.slurp[split]
             if not pool:
                 raise UserError(f"the SLURP text has no sentences for split {split}")
-            return self.rng.choice(pool)
-        return self._grammar(split, domain)
+            return self._deal(("slurp", split), pool)
+        by_template = self.pools.get((split, domain))
+        if not by_template:
+            raise UserError(f"no {domain} sentence falls into split {split}; give it a larger "
+                            "share (sentence_splits)")
+        index = self.rng.choice(sorted(by_template))
+        return self._deal((split, domain, index), by_template[index])
 
-    def _grammar(self, split: str, domain: str) -> grammar.Sentence:
-        for _ in range(100_000):
-            s = grammar.sample_sentence(self.rng, domain)
-            if self.split_of(s.text) == split:
-                return s
-        raise UserError(f"no {domain} sentence falls into split {split}; give it a larger share")
+    def _deal(self, key: tuple, pool: list[grammar.Sentence]) -> grammar.Sentence:
+        deck = self.decks.setdefault(key, [])
+        if not deck:
+            deck.extend(pool)
+            self.rng.shuffle(deck)
+        return deck.pop()
 
 
 def _estimate_seconds(text: str, style: str = "neutral") -> float:
@@ -434,6 +463,10 @@ def synthesize(cfg: SynthConfig, out_dir: str | Path, workers: int = 2, force: b
                  audio_seconds_per_wall_second=round(total / max(wall, 1e-9), 1))
     log.info("synth: %.2f h of audio in %.1f s (%.0f audio-s per wall-s, %d workers)",
              total / 3600, wall, total / max(wall, 1e-9), workers)
+    for split, st in stats["splits"].items():
+        log.info("synth: %s: %d single-voice utterances of %d distinct sentences (the most "
+                 "frequent %d times)", split, st["kinds"].get("utt", 0), st["distinct_sentences"],
+                 st["most_repeated"])
     stage.mark_done(outputs=outputs, stats=stats)
     return stats
 
@@ -448,7 +481,9 @@ def corpus_stats(manifests: dict) -> dict[str, Any]:
             if "engine" in s.custom:
                 engines[s.custom["engine"]] = engines.get(s.custom["engine"], 0) + 1
         secs = sum(r.duration for r in recs)
+        texts = Counter(s.text for s in sups if s.custom["kind"] == "utt")
         out["splits"][split] = {"recordings": len(recs), "seconds": round(secs, 1),
                                 "hours": round(secs / 3600, 3), "kinds": kinds,
-                                "engines": engines}
+                                "engines": engines, "distinct_sentences": len(texts),
+                                "most_repeated": max(texts.values(), default=0)}
     return out
