@@ -23,6 +23,7 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -165,6 +166,18 @@ def _describe_change(old: dict, new: dict) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def dataclass_defaults(config: Any) -> dict[str, Any]:
+    """The flattened defaults of ``config``'s dataclass (``{}`` for anything else, or when the
+    class needs arguments)."""
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        return {}
+    try:
+        return flatten(to_dict(type(config)()))
+    except TypeError:
+        return {}
+
+
+
 @dataclass
 class Stage:
     """One producing step, identified by ``name`` inside ``out_dir``.
@@ -178,10 +191,16 @@ class Stage:
     config: Any = None
     inputs: Sequence[str | Path] = ()
     force: bool = False
+    # config values (flattened keys) that a marker without the key is taken to have run with:
+    # a setting added to svtk after the stage ran, left at its default, is not a change. None:
+    # the defaults of the config's dataclass, if it has one that builds without arguments
+    defaults: dict[str, Any] | None = None
     _fingerprints: dict[str, dict] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
+        if self.defaults is None:
+            self.defaults = dataclass_defaults(self.config)
 
     @property
     def marker(self) -> Path:
@@ -198,13 +217,19 @@ class Stage:
         diffs = []
         if old.get("config_hash") != config_hash(self.config):
             before, after = old.get("config", {}), flatten(to_dict(self.config))
+            added = []
             for key in sorted(set(before) | set(after)):
-                if before.get(key, "<unset>") != after.get(key, "<unset>"):
+                if key not in before and key in self.defaults and after[key] == self.defaults[key]:
+                    added.append(key)  # new since the stage ran, at its default: the same run
+                elif before.get(key, "<unset>") != after.get(key, "<unset>"):
                     diffs.append(
                         f"config {key}: {before.get(key, '<unset>')!r} -> {after.get(key, '<unset>')!r}"
                     )
-            if not diffs:
+            if not diffs and not added:
                 diffs.append("config changed")
+            elif not diffs:
+                log.info("%s: settings newer than the finished run, at their defaults: %s",
+                         self.name, ", ".join(added))
         old_inputs = old.get("inputs", {})
         now = self._current()
         for p in sorted(set(old_inputs) | set(now)):

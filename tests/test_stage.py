@@ -105,6 +105,35 @@ def test_refuse_on_changed_config_value(setup):
     assert "config hours: 1.0 -> 2.0" in str(e.value)
 
 
+@dataclass
+class NewerCfg(Cfg):  # svtk grew a setting after the stage ran
+    beam: int = 1
+
+
+def test_a_setting_added_since_at_its_default_is_not_a_change(setup, caplog):
+    tmp_path, inp, out = setup
+    calls: list = []
+    run(Stage("prep", tmp_path / "work", Cfg(), [inp]), out, calls)
+    with caplog.at_level(logging.INFO):
+        run(Stage("prep", tmp_path / "work", NewerCfg(), [inp]), out, calls)
+    assert calls == [1] and "at their defaults: beam" in caplog.text
+    with pytest.raises(StageMismatch, match="config beam: '<unset>' -> 4"):
+        Stage("prep", tmp_path / "work", NewerCfg(beam=4), [inp]).is_done()
+    with pytest.raises(StageMismatch, match="config seed: 0 -> 1"):  # an old setting changed
+        Stage("prep", tmp_path / "work", NewerCfg(seed=1), [inp]).is_done()
+
+
+def test_a_mapping_config_takes_its_defaults_explicitly(setup):
+    tmp_path, inp, out = setup
+    run(Stage("prep", tmp_path / "work", {"hours": 1.0}, [inp]), out, [])
+    with pytest.raises(StageMismatch, match="config beam"):  # no dataclass: no defaults known
+        Stage("prep", tmp_path / "work", {"hours": 1.0, "beam": 1}, [inp]).is_done()
+    assert Stage("prep", tmp_path / "work", {"hours": 1.0, "beam": 1}, [inp],
+                 defaults={"beam": 1}).is_done()
+    with pytest.raises(StageMismatch, match="config hours"):  # a key removed is still a change
+        Stage("prep", tmp_path / "work", {"beam": 1}, [inp], defaults={"beam": 1}).is_done()
+
+
 def test_directory_input(setup):
     tmp_path, _, out = setup
     corpus = tmp_path / "corpus"

@@ -393,14 +393,15 @@ def decode_split(model, cuts_path: str | Path, out_dir: str | Path, opts: Decode
 
     from svtk.config import to_dict
     from svtk.logging import progress
-    from svtk.stage import Stage, atomic_path, atomic_write_json
+    from svtk.stage import Stage, atomic_path, atomic_write_json, dataclass_defaults
 
     out_dir, cuts_path = Path(out_dir), Path(cuts_path)
     split = split or cuts_path.name.split(".")[0]
     hyps = out_dir / "hyps.jsonl"
     inputs = [cuts_path] + ([Path(checkpoint)] if checkpoint else []) + [Path(p) for p in inputs]
     config = {**to_dict(opts), **info} if info else opts
-    stage = Stage("decode", out_dir, config=config, inputs=inputs, force=force)
+    stage = Stage("decode", out_dir, config=config, inputs=inputs, force=force,
+                  defaults=dataclass_defaults(opts))
     if stage.is_done():
         return hyps
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -190,6 +190,16 @@ def test_decode_split_writes_hyps_and_info_and_skips(tmp_path, model):
     assert hyps.stat().st_mtime_ns == before
     with pytest.raises(StageMismatch):
         decode_split(model, path, out, DecodeConfig(beam=2, max_new_tokens=16), split="test")
+    # a decode made before svtk had ctc_weight: the same decode at its default (0), not a change
+    marker = out / ".decode.done"
+    old = json.loads(marker.read_text())
+    del old["config"]["ctc_weight"]
+    marker.write_text(json.dumps({**old, "config_hash": "older"}))
+    decode_split(model, path, out, opts, split="test")
+    assert hyps.stat().st_mtime_ns == before
+    with pytest.raises(StageMismatch, match="ctc_weight"):
+        decode_split(model, path, out, DecodeConfig(constrained=True, max_new_tokens=16,
+                                                    ctc_weight=0.5), split="test")
 
 
 @pytest.mark.parametrize("beam", [1, 3])
