@@ -29,7 +29,12 @@ names, then times, at ``--batch`` utterances with a prefix of ``--prefix-len`` e
    (exact early stop); and HF expands the prefix to
    ``B * beam`` rows *before* the prefill (``beam`` times the prefill work), while ours prefills
    ``B`` rows and repeats the KV cache rows afterwards;
-5. ``mixed_*``: a batch of half free items (ASR-like, ``--new-tokens`` steps, eos never chosen
+5. ``ctc_*``: joint CTC/LLM decoding (:mod:`svtk.decoding.ctc`, every row at weight 0.5) against
+   the LLM alone, free decoding of ``--new-tokens`` steps, greedy and beam ``--beam``, with a
+   random CTC head of ``--ctc-frames`` frames over the first ``--ctc-vocab`` ids. The CTC prefix
+   scores cover the whole CTC vocabulary exactly, so their cost per step grows with frames x
+   vocabulary x rows: egs/mini's tokenizer has ~1k pieces, an LLM's own ~32k-152k;
+6. ``mixed_*``: a batch of half free items (ASR-like, ``--new-tokens`` steps, eos never chosen
    by the random model) and half label items, ours with jump-forward + compaction against ours
    without them (``mixed_plain_over_fast``: what the label rows leaving the batch saves) and
    against HF with a per-item ``prefix_allowed_tokens_fn`` (a free item's list is the whole
@@ -220,6 +225,33 @@ def _constraint_step_cost(fsa, B: int, reps: int, prefix: list[int]) -> dict:
             "ratio": t["ratio"]}
 
 
+def _ctc_cost(dec, embeds, mask, *, steps: int, beam: int, frames: int, ctc_vocab: int,
+              reps: int, eos: int, pad: int) -> dict:
+    """Joint CTC/LLM decoding at weight 0.5 against the LLM alone, the same number of steps."""
+    import torch
+
+    from svtk.decoding.ctc import CTCFusedDecoder, CTCPrefixScorer
+    from svtk.decoding.search import search
+
+    B = embeds.shape[0]
+    g = torch.Generator().manual_seed(1)
+    logp = torch.randn(B, frames, min(ctc_vocab, dec.vocab_size), generator=g).log_softmax(-1)
+    lens = torch.full((B,), frames)
+    kw = dict(beam=beam, max_new_tokens=steps, eos_id=eos, pad_id=pad,
+              **({"length_penalty": 0.0, "early_stop": False} if beam > 1 else {}))
+
+    def fused():
+        scorer = CTCPrefixScorer(logp, lens, blank_id=pad, eos_id=eos, vocab_size=dec.vocab_size)
+        return search(CTCFusedDecoder(dec, scorer, torch.full((B,), 0.5)), embeds, mask, **kw)
+
+    with torch.inference_mode():
+        a, b = search(dec, embeds, mask, **kw), fused()
+        t = _paired(lambda: search(dec, embeds, mask, **kw), fused, reps)
+    return {"plain_s": t["a_s"], "fused_s": t["b_s"], "ratio": t["ratio"],
+            "plain_steps": a.steps, "fused_steps": b.steps,
+            "ms_per_step": round((t["b_s"] - t["a_s"]) / max(b.steps, 1) * 1e3, 2)}
+
+
 def run(args) -> dict:
     import torch
 
@@ -277,6 +309,10 @@ def run(args) -> dict:
     hf_beam = _vs_hf(model, tok, dec, embeds, mask, fsa, 64, max(1, args.reps // 2), enc_dec,
                      beam=args.beam)
 
+    ctc = {b: _ctc_cost(dec, embeds, mask, steps=n, beam=b, frames=args.ctc_frames,
+                        ctc_vocab=args.ctc_vocab, reps=max(1, args.reps // 2), eos=eos, pad=padid)
+           for b in (1, args.beam)}
+
     # mixed batch: half free ASR-like items, half labels
     free = free_automaton(dec.vocab_size)
     mixed, (lab_start, free_start) = TokenAutomaton.union([fsa, free])
@@ -320,6 +356,9 @@ def run(args) -> dict:
         "beam_ours_s": hf_beam["ours_s"], "beam_hf_over_ours": hf_beam["ratio"],
         "beam_same_fraction": hf_beam["agree"], "beam_ours_steps": hf_beam["steps"],
         "beam_hf_steps": hf_beam["hf_steps"],
+        "ctc_frames": args.ctc_frames, "ctc_vocab": min(args.ctc_vocab, dec.vocab_size),
+        **{f"ctc_{name}_{k}": v for b, name in ((1, "greedy"), (args.beam, f"beam{args.beam}"))
+           for k, v in ctc[b].items()},
         "mixed_fast_s": mvs["a_s"], "mixed_plain_s": mvs["b_s"],
         "mixed_plain_over_fast": mvs["ratio"],
         "mixed_hf_prefix_allowed_s": hf_mixed["hf_s"], "mixed_hf_over_ours": hf_mixed["ratio"],
@@ -340,6 +379,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--new-tokens", type=int, default=24, help="free decoding length")
     p.add_argument("--joint-tokens", type=int, default=24, help="joint decoding length limit")
     p.add_argument("--beam", type=int, default=4, help="beam size of the beam-search comparison")
+    p.add_argument("--ctc-frames", type=int, default=50, help="CTC frames (3 s at 16.7 Hz)")
+    p.add_argument("--ctc-vocab", type=int, default=1000, help="CTC head width (egs/mini: ~1k)")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--json", type=Path, help="also write the results here")
     args = p.parse_args(argv)
