@@ -56,7 +56,9 @@ class TaskSpec:
 class SplitSpec:
     source: str  # the manifest split the recordings come from
     prompts: str = "train"  # "train" or "unseen" instructions
-    eval: bool = False  # evaluation split: held-out labels stay, candidates list every label
+    # evaluation split: candidates list every label; examples of held-out labels stay where the
+    # prompts list the labels (with_labels) or the split asks for them (heldout_only)
+    eval: bool = False
     tasks: list[str] | None = None  # a subset of the configured tasks (None: all)
     with_labels: bool | None = None  # True: only prompts listing the labels; False: only others
     joint_share: float | None = None  # share of joint examples (None: joint.share, 0 for eval)
@@ -159,8 +161,8 @@ class Builder:
                     continue
                 target = task.target(m, **fields)
                 is_held = self._is_held(task, m, target, held)
-                if is_held and not spec.eval:
-                    continue
+                if is_held and not (spec.eval and (spec.with_labels or spec.heldout_only)):
+                    continue  # only a prompt that lists a held-out label can ask for it
                 if spec.heldout_only and not is_held:
                     continue
                 examples.append((rec, sup, fields, target, is_held))

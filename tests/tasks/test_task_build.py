@@ -87,6 +87,9 @@ def test_held_out_labels_never_in_training():
                 assert held not in c.labels and held not in c.target and not c.heldout
     test = [c for c in _cuts("test_seen") + _cuts("test_unseen") if c.task == "ic"]
     assert all(held in c.labels for c in test)
+    # a prompt that does not list the labels cannot ask for one never trained: such examples
+    # are left out of the plain tests (the unseen-label split keeps them)
+    assert test and not any(c.heldout or c.target == held for c in test)
 
 
 def test_joint_examples_only_in_training_and_parse_back():
@@ -127,6 +130,34 @@ def test_cli_tasks_is_deterministic_and_idempotent(tmp_path):
     assert held and all("volume_down (make the sound quieter)" in c.prompt or
                         "volume_down" in c.prompt for c in held)
     assert run(["data", "tasks", "-c", str(cfg), "-d", str(d), "--set", "seed=5"]) == 2
+
+
+def test_held_out_examples_only_where_the_prompt_can_name_them(tmp_path):
+    import shutil
+
+    from svtk.data.manifests import load_manifests
+
+    d = tmp_path / "data"
+    shutil.copytree(tiny_tasks() / "manifests", d / "manifests")
+    intents = Counter(s.custom["intent"] for s in load_manifests(d, "mini", "test_seen")[1]
+                      if "intent" in s.custom)
+    held = intents.most_common(1)[0][0]  # an intent the tiny test_seen has
+    cfg = tmp_path / "tasks.yaml"
+    cfg.write_text(f"holdout_labels: {{ic: [{held}]}}\ntasks: {{ic: {{share: 1.0}}}}\n"
+                   "splits:\n  train: {source: train}\n"
+                   "  plain: {source: test_seen, eval: true}\n"
+                   "  listed: {source: test_seen, eval: true, with_labels: true}\n"
+                   "  only: {source: test_seen, eval: true, with_labels: true, heldout_only: true}\n")
+    assert run(["data", "tasks", "-c", str(cfg), "-d", str(d)]) == 0
+    split = {n: list(load_manifest(d / "tasks" / f"{n}.jsonl.gz"))
+             for n in ("train", "plain", "listed", "only")}
+    assert not any(c.target == held for c in split["train"] + split["plain"])
+    assert all(held in c.labels for c in split["plain"] + split["listed"])
+    n_held = sum(c.target == held and c.heldout for c in split["listed"])
+    assert n_held == intents[held]
+    assert len(split["listed"]) == len(split["plain"]) + n_held
+    assert split["only"] and all(c.target == held and c.heldout and held in c.prompt
+                                 for c in split["only"])
 
 
 def test_tasks_config_rejects_unknown_task():
