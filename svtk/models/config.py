@@ -142,3 +142,6 @@ class NativeEncoderConfig:
     freq_width: int = 27
     time_masks: int = 0
     time_width: float = 0.05
+    # Self-attention over at most this many frames on each side of a frame (0: the whole
+    # utterance): local context only, so the encoder cannot learn whole sentences by heart.
+    attention_window: int = 0

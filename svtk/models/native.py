@@ -79,6 +79,19 @@ class _FeedForward(nn.Module):
         return self.net(x)
 
 
+def attention_mask(key_mask: torch.Tensor, window: int = 0) -> torch.Tensor:
+    """Which keys each query may attend: (B, 1, 1, T) valid keys, or with ``window > 0``
+    (B, 1, T, T) valid keys at most ``window`` frames away, and always the query's own frame
+    (so that a padded query far from every valid frame still has a key: no NaN rows)."""
+    if window <= 0:
+        return key_mask[:, None, None, :]
+    t = key_mask.shape[1]
+    pos = torch.arange(t, device=key_mask.device)
+    dist = (pos[:, None] - pos[None, :]).abs()
+    band = dist <= window
+    return (key_mask[:, None, None, :] & band) | (dist == 0)
+
+
 class _SelfAttention(nn.Module):
     def __init__(self, d: int, heads: int, dropout: float):
         super().__init__()
@@ -88,13 +101,12 @@ class _SelfAttention(nn.Module):
         self.heads = heads
         self.dropout = dropout
 
-    def forward(self, x, key_mask):  # x (B, T, D), key_mask (B, T) True = valid
+    def forward(self, x, attn_mask):  # x (B, T, D), attn_mask from attention_mask()
         b, t, d = x.shape
         q, k, v = self.qkv(self.norm(x)).view(b, t, 3, self.heads, d // self.heads).unbind(2)
         q, k, v = (z.transpose(1, 2) for z in (q, k, v))  # (B, H, T, Dh)
         y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=key_mask[:, None, None, :],
-            dropout_p=self.dropout if self.training else 0.0,
+            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0,
         )
         return F.dropout(self.out(y.transpose(1, 2).reshape(b, t, d)), self.dropout, self.training)
 
@@ -129,14 +141,14 @@ class _Block(nn.Module):
         self.ff2 = _FeedForward(d, cfg.ff_mult, cfg.dropout) if cfg.block == "conformer" else None
         self.norm = nn.LayerNorm(d)
 
-    def forward(self, x, mask):
+    def forward(self, x, mask, attn_mask):  # mask (B, T) valid frames
         if self.ff2 is not None:  # conformer: macaron half-step feed-forwards
             x = x + 0.5 * self.ff1(x)
-            x = x + self.attn(x, mask)
+            x = x + self.attn(x, attn_mask)
             x = x + self.conv(x, mask)
             x = x + 0.5 * self.ff2(x)
         else:  # pre-norm transformer
-            x = x + self.attn(x, mask)
+            x = x + self.attn(x, attn_mask)
             x = x + self.ff1(x)
         return self.norm(x)
 
@@ -253,9 +265,10 @@ class NativeEncoder(SpeechEncoder):
         x = x.transpose(1, 2)  # (B, T, D)
         mask = lengths_to_mask(lens, x.shape[1])  # (B, T)
         x = self.in_norm(x) + _sinusoids(x.shape[1], x.shape[2]).to(x)
+        attn_mask = attention_mask(mask, self.config.attention_window)
         states = [x]
         for block in self.blocks:
-            x = block(x, mask)
+            x = block(x, mask, attn_mask)
             states.append(x)
         return EncoderOutput(hidden_states=states, lengths=lens)
 

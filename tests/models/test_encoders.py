@@ -172,3 +172,39 @@ def test_native_spec_augment_masks_in_training_only():
     enc_off.load_state_dict(enc.state_dict())
     with torch.no_grad():
         assert torch.equal(enc_off(audio, alens).hidden_states[-1], enc(audio, alens).hidden_states[-1])
+
+
+def test_native_attention_window_limits_context_only():
+    from svtk.models.native import NativeEncoder, attention_mask
+    from svtk.testing.models import tiny_native_config
+
+    valid = torch.tensor([[True] * 6 + [False] * 2])
+    m = attention_mask(valid, 2)[0, 0]
+    for i in range(8):
+        for j in range(8):
+            assert bool(m[i, j]) == ((abs(i - j) <= 2 and j < 6) or i == j), (i, j)
+    assert torch.equal(attention_mask(valid, 0), valid[:, None, None, :])
+
+    # a transformer block (no conv module) with window 1 over 1 layer: a frame's output does not
+    # depend on frames further away than the subsampling's and the window's reach
+    torch.manual_seed(0)
+    cfg = tiny_native_config(block="transformer", num_layers=1, subsampling=[1],
+                             attention_window=1)
+    enc = NativeEncoder(cfg).eval()
+    feats, lens = torch.randn(2, 40, cfg.num_mel_bins), torch.tensor([40, 31])
+    feats[1, 31:] = 0.0  # padding, as normalise() leaves it
+    far = feats.clone()
+    far[:, 30:] += 5.0  # change frames 30.. only
+    with torch.no_grad():
+        a, b = enc.encode(feats, lens), enc.encode(far, lens)
+        # subsampling conv (kernel 3) reaches 1 frame, the window 1 more: frames <= 27 unchanged
+        assert torch.allclose(a.hidden_states[-1][:, :28], b.hidden_states[-1][:, :28])
+        assert not torch.allclose(a.hidden_states[-1][:, 28:30], b.hidden_states[-1][:, 28:30])
+        full = NativeEncoder(tiny_native_config(block="transformer", num_layers=1,
+                                                subsampling=[1])).eval()
+        full.load_state_dict(enc.state_dict())
+        assert not torch.allclose(full.encode(feats, lens).hidden_states[-1][:, :28],
+                                  full.encode(far, lens).hidden_states[-1][:, :28])
+        # padding invariance holds with the window: item 1 alone gives the same frames
+        one = enc.encode(feats[1:, :31], lens[1:])
+        assert torch.allclose(a.hidden_states[-1][1, :31], one.hidden_states[-1][0], atol=1e-5)
