@@ -164,7 +164,8 @@ class TranscriptSpan:
     one of the token sequences ``heads`` (the forms of ``ASR:``), up to the first token of
     ``ends`` (the pieces holding the separator), which then scores as the transcript's end.
     ``neutral``: pieces that may come before the separator's piece without being transcript
-    (sentencepiece writes `` |`` as ``▁`` + ``|``): CTC neither scores nor reads them."""
+    (sentencepiece writes `` |`` as ``▁`` + ``|``): CTC does not read them, and they score as
+    the transcript's end (all they can begin is the separator, which then scores 0)."""
 
     heads: tuple[tuple[int, ...], ...]
     ends: tuple[int, ...]
@@ -182,6 +183,8 @@ class _FusedState:
     joint: torch.Tensor  # (N,) bool: the transcript is a span of the output, not all of it
     mode: torch.Tensor  # (N,) PRE / IN / POST
     matched: torch.Tensor  # (H, N) tokens of each head matched so far, -1 once it cannot match
+    # (N,) bool: the last token was a neutral piece inside the transcript (the separator begun)
+    sep: torch.Tensor
 
 
 class CTCFusedDecoder(IncrementalDecoder):
@@ -224,9 +227,12 @@ class CTCFusedDecoder(IncrementalDecoder):
         if self.span is not None and bool(st.joint.any()):  # the separator ends the transcript
             whole = ctc[:, self.scorer.eos : self.scorer.eos + 1]
             ends = self.ends.to(ctc.device)[None, :] & st.joint[:, None]
-            ctc = torch.where(ends, whole, ctc)
+            # after a neutral piece the transcript's end is paid already
+            ctc = torch.where(ends, torch.where(st.sep[:, None], 0.0, whole), ctc)
+            # a bare neutral piece only begins the separator: it scores as the transcript's end
+            # (scored 0, it was free, and mid-transcript the LLM wrote it over and over)
             neutral = self.neutral.to(ctc.device)[None, :] & st.joint[:, None]
-            ctc = ctc.masked_fill(neutral, 0.0)
+            ctc = torch.where(neutral, whole, ctc)
         w = st.weight[:, None]
         fused = torch.where(w < 1, (1 - w) * logp + w * ctc, ctc)  # w = 1: no 0 * -inf
         return st, torch.where(on[:, None], fused, logp)
@@ -238,37 +244,42 @@ class CTCFusedDecoder(IncrementalDecoder):
         H = 0 if self.span is None else len(self.span.heads)
         st = _FusedState(llm, self.scorer.start(), self.weights.to(dev), joint,
                          torch.where(joint, PRE, IN).long(),
-                         torch.zeros(H, joint.numel(), dtype=torch.long, device=dev))
+                         torch.zeros(H, joint.numel(), dtype=torch.long, device=dev),
+                         torch.zeros_like(joint))
         return self._fuse(st, logp)
 
     def _track(self, st: _FusedState, tokens: torch.Tensor):
-        """Each row's mode and head matches after ``tokens``, and which rows extend their
-        transcript with it."""
+        """Each row's mode and head matches after ``tokens``, which rows extend their
+        transcript with it, and which begin the separator with a neutral piece."""
         mode, m = st.mode, st.matched
         extend = mode == IN
+        sep = torch.zeros_like(extend)
         if self.span is not None and bool(st.joint.any()):
             tok = tokens.clamp(0, self.vocab_size - 1)
             ends = self.ends.to(tokens.device)[tok]
             ended = extend & st.joint & (ends | (tokens == self.scorer.eos))
-            extend = extend & ~ended & ~(st.joint & self.neutral.to(tokens.device)[tok])
+            sep = extend & ~ended & st.joint & self.neutral.to(tokens.device)[tok]
+            extend = extend & ~ended & ~sep
             heads, lens = self.heads.to(tokens.device), self.head_lens.to(tokens.device)
             want = heads.gather(1, m.clamp(min=0, max=heads.shape[1] - 1))  # (H, N)
             m = torch.where((m >= 0) & (m < lens[:, None]) & (want == tokens[None, :]), m + 1, -1)
             begun = (mode == PRE) & (m == lens[:, None]).any(0)
             mode = torch.where(ended, POST, torch.where(begun, IN, mode))
-        return mode, extend, m
+        return mode, extend, m, sep
 
     def step(self, state: _FusedState, tokens: torch.Tensor):
         llm, logp = self.decoder.step(state.llm, tokens)
-        mode, extend, matched = self._track(state, tokens)
+        mode, extend, matched, sep = self._track(state, tokens)
         ctc = state.ctc
         if ctc.cand_row is not None:
             ctc = self.scorer.advance(ctc, tokens, extend)
-        return self._fuse(_FusedState(llm, ctc, state.weight, state.joint, mode, matched), logp)
+        return self._fuse(_FusedState(llm, ctc, state.weight, state.joint, mode, matched, sep),
+                          logp)
 
     def reorder(self, state: _FusedState, index: torch.Tensor) -> _FusedState:
         return _FusedState(self.decoder.reorder(state.llm, index),
                            self.scorer.reorder(state.ctc, index),
                            state.weight.index_select(0, index), state.joint.index_select(0, index),
                            state.mode.index_select(0, index),
-                           state.matched.index_select(1, index))
+                           state.matched.index_select(1, index),
+                           state.sep.index_select(0, index))

@@ -186,8 +186,9 @@ def test_weight_one_scores_are_ctc_log_likelihoods(beam):
 
 def test_joint_rows_fuse_only_their_transcript():
     """``HEAD <transcript> NEUTRAL END ...``: the LLM alone before and after the transcript;
-    inside it the fused score, the end token scoring the whole transcript, the neutral piece
-    (sentencepiece's bare ``▁`` before ``|``) neither scored nor read by CTC."""
+    inside it the fused score, the end token scoring the whole transcript; the neutral piece
+    (sentencepiece's bare ``▁`` before ``|``) is not read by CTC and scores as the transcript's
+    end, which the end token right after it then does not pay again."""
     from svtk.decoding.ctc import TranscriptSpan
 
     V, w = 10, 0.5
@@ -202,25 +203,26 @@ def test_joint_rows_fuse_only_their_transcript():
     ref = CTCPrefixScorer(logp, lens, blank_id=BLANK, eos_id=EOS, vocab_size=V)
     embeds, mask = torch.zeros(2, 2, 4), torch.ones(2, 2, dtype=torch.long)
 
-    def ctc_row(prefix):  # the CTC deltas of item 0 after ``prefix``
+    def ctc_row(prefix, after_neutral=False):  # the CTC deltas of item 0 after ``prefix``
         st = ref.reorder(ref.start(), torch.tensor([0]))
         for c in prefix:
             st, _ = ref.score(st)
             st = ref.advance(st, torch.tensor([c]))
         row = ref.score(st)[1][0]
-        row[end] = row[EOS]
-        row[neutral] = 0.0
+        row[end] = 0.0 if after_neutral else row[EOS]
+        row[neutral] = row[EOS]
         return row
 
     # item 0 writes the joint form; item 1 starts with another token and never fuses
     seqs = [[5, 6, 1, 2, neutral, end, 4, 1], [6, 1, 2, end, 4, 1, 1, 1]]
     inside = {2: (), 3: (1,), 4: (1, 2), 5: (1, 2)}  # step -> transcript so far (item 0)
+    after_neutral = {5}
     st, lp = fused.start(embeds, mask)
     lst, lr = llm.start(embeds, mask)
     for t in range(len(seqs[0])):
         torch.testing.assert_close(lp[1], lr[1])
         if t in inside:
-            exp = (1 - w) * lr[0] + w * ctc_row(inside[t])
+            exp = (1 - w) * lr[0] + w * ctc_row(inside[t], t in after_neutral)
             torch.testing.assert_close(lp[0], exp)
         else:
             torch.testing.assert_close(lp[0], lr[0])
