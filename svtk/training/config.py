@@ -204,6 +204,16 @@ class TrainConfig:
         p = self.phase(name)
         return dict(self.model if p.model is None else p.model)
 
+    def phase_view_defaults(self, name: str) -> dict[str, Any]:
+        """The defaults of :meth:`phase_view`'s dataclass sections, flattened as its keys: a
+        setting svtk gains after a phase was trained, left at its default, does not redo it
+        (:class:`svtk.stage.Stage` ``defaults``)."""
+        from svtk.stage import dataclass_defaults
+
+        sections = {"train": self.phase(name), "data": self.data, "distributed": self.distributed}
+        return {f"{key}.{k}": v for key, section in sections.items()
+                for k, v in dataclass_defaults(section).items()}
+
     def phase_view(self, name: str) -> dict[str, Any]:
         """What one phase's result depends on: the stage config of ``svtk train --phase name``.
 

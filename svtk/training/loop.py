@@ -501,7 +501,8 @@ def train_phase(cfg: TrainConfig, phase: str, exp_dir: str | Path, *, resume: bo
         inputs = [cfg.data.train_cuts] + ([cfg.data.valid_cuts] if cfg.data.valid_cuts else [])
         if p.init_from is not None:
             inputs.append(exp_dir / p.init_from / ck.WEIGHTS)
-        stage = Stage(STAGE, run.dir, config=run.view, inputs=inputs, force=force)
+        stage = Stage(STAGE, run.dir, config=run.view, inputs=inputs, force=force,
+                      defaults=cfg.phase_view_defaults(phase))
         decision = _decide(stage, run.dir, run.view_hash, resume, force) if dist.is_main else None
         kind, arg = D.broadcast_object(decision, dist)
         if kind == "error":

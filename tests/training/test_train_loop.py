@@ -153,6 +153,17 @@ def test_stage_skips_refuses_and_forces(toy_cuts, tmp_path, caplog):
     assert not r.already_done and r.steps == 3
     info = json.loads((tmp_path / "phase1" / ".train.done").read_text())
     assert info["steps"] == 3
+    # a phase trained before svtk had a setting (here: three of them) is done if they are at
+    # their defaults, and redone only on request if one is not
+    marker = tmp_path / "phase1" / ".train.done"
+    old = json.loads(marker.read_text())
+    for key in ("train.patience", "data.in_memory_max_cuts", "distributed.backend"):
+        del old["config"][key]
+    marker.write_text(json.dumps({**old, "config_hash": "older"}))
+    assert train_phase(cfg, "phase1", tmp_path).already_done
+    cfg.phases["phase1"].patience = 3
+    with pytest.raises(StageMismatch, match="train.patience"):
+        train_phase(cfg, "phase1", tmp_path)
 
 
 def test_epoch_counted_phase(toy_cuts, tmp_path):
