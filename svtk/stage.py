@@ -177,7 +177,6 @@ def dataclass_defaults(config: Any) -> dict[str, Any]:
         return {}
 
 
-
 @dataclass
 class Stage:
     """One producing step, identified by ``name`` inside ``out_dir``.
