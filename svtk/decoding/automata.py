@@ -13,8 +13,15 @@ Compiled tables are torch tensors, so a whole batch (and all beams) advance with
 and no Python loop over items:
 
 - ``forbidden (R, V)`` bool, deduplicated across states, ``row_of (S,)`` the row of each
-  state; masking is ``scores.masked_fill_(forbidden[row_of[state]], -inf)`` (a 1-byte gather and
-  an in-place fill: about 3x cheaper than adding a float bias);
+  state;
+- the same rows as short lists, for masking: a row allowing few tokens (a trie node) lists
+  them, a row forbidding few (free text) lists those, ``mask_idx (R, K)`` padded (K: the
+  longest list) with ``mask_keep (R, K)`` (keep the score, or set it to -inf) and ``row_bias
+  (R,)`` (-inf for a listing row, 0 for a forbidding one). Masking gathers the listed scores,
+  adds the row bias and scatters them back: O(K) per row plus one broadcast add, where a dense
+  ``masked_fill_`` of the (N, V) bool rows costs ~10x more (32 x 32000 scores, 2 CPU threads:
+  1.34 ms against ~0.13). Where some row lists more than :data:`SPARSE_MAX` tokens either way,
+  the dense ``masked_fill_`` is used;
 - ``edge_keys (E,)`` sorted ``state * V + token`` with ``edge_next (E,)``, looked up with
   ``searchsorted``; ``default_next (S,)`` for the other allowed tokens (-1: not allowed).
 
@@ -54,6 +61,7 @@ from dataclasses import dataclass, field
 import torch
 
 UNBOUNDED = 2**31 - 1  # max_remaining of a state from which outputs can be arbitrarily long
+SPARSE_MAX = 4096  # longest token list per row for list masking (past it: a dense bool mask)
 
 
 @dataclass
@@ -195,12 +203,18 @@ class TokenAutomaton:
     tails: torch.Tensor | None = None  # (S, Lmax) long forced continuation incl. eos, -1 padded
     tail_len: torch.Tensor | None = None  # (S,) long, 0 where the continuation is not forced
     max_remaining: torch.Tensor | None = None  # (S,) long, most tokens to the end (UNBOUNDED)
+    # list masking (module docstring); None: the dense mask (a row with over SPARSE_MAX tokens)
+    mask_idx: torch.Tensor | None = None  # (R, K) long
+    mask_keep: torch.Tensor | None = None  # (R, K) bool
+    row_bias: torch.Tensor | None = None  # (R,) float, -inf (listing) or 0 (forbidding)
 
     def __post_init__(self) -> None:
         if self.tails is None or self.tail_len is None:
             self.tails, self.tail_len = forced_tails(self)
         if self.max_remaining is None:
             self.max_remaining = longest_to_end(self)
+        if self.mask_idx is None:
+            self.mask_idx, self.mask_keep, self.row_bias = mask_lists(self.forbidden)
 
     @property
     def max_tail(self) -> int:
@@ -219,7 +233,9 @@ class TokenAutomaton:
             self.vocab_size, self.start, self.forbidden.to(device),
             self.row_of.to(device), self.edge_keys.to(device), self.edge_next.to(device),
             self.default_next.to(device), self.eos_id, self.tails.to(device),
-            self.tail_len.to(device), self.max_remaining.to(device))
+            self.tail_len.to(device), self.max_remaining.to(device),
+            *(None if t is None else t.to(device)
+              for t in (self.mask_idx, self.mask_keep, self.row_bias)))
 
     def start_states(self, n: int) -> torch.Tensor:
         return torch.full((n,), self.start, dtype=torch.long, device=self.row_of.device)
@@ -234,7 +250,14 @@ class TokenAutomaton:
 
     def mask_(self, scores: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
         """In place: forbidden tokens of ``scores (N, V)`` set to -inf; returns ``scores``."""
-        return scores.masked_fill_(self.forbidden.index_select(0, self.row_of[states]), float("-inf"))
+        rows = self.row_of[states]
+        if self.mask_idx is None:
+            return scores.masked_fill_(self.forbidden.index_select(0, rows), float("-inf"))
+        idx = self.mask_idx.index_select(0, rows)  # (N, K)
+        listed = scores.gather(1, idx).masked_fill_(~self.mask_keep.index_select(0, rows),
+                                                    float("-inf"))
+        scores.add_(self.row_bias.index_select(0, rows).to(scores.dtype)[:, None])
+        return scores.scatter_(1, idx, listed)
 
     def advance(self, states: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Next state for each (state, token): (N,), (N,) -> (N,); a forbidden token keeps the
@@ -291,8 +314,47 @@ class TokenAutomaton:
             r_off += a.forbidden.shape[0]
         joined = TokenAutomaton(V, starts[0], torch.cat(rows), torch.cat(row_of), torch.cat(keys),
                                 torch.cat(nexts), torch.cat(dflt), eos_id, torch.cat(tails),
-                                torch.cat(tlen), torch.cat(most))
+                                torch.cat(tlen), torch.cat(most), *_join_lists(automata))
         return joined, starts
+
+
+def mask_lists(forbidden: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    """``mask_idx (R, K)``, ``mask_keep (R, K)``, ``row_bias (R,)`` of the mask rows
+    ``forbidden (R, V)`` (see the module docstring), or three None where a row would list over
+    :data:`SPARSE_MAX` tokens. Each row lists the shorter of its allowed and forbidden tokens;
+    padding repeats the row's first entry (so a scatter writes the same value twice), or is
+    token 0 kept as it is in a row that forbids nothing."""
+    R, V = forbidden.shape
+    n_forbidden = forbidden.sum(-1)  # (R,)
+    listing = (V - n_forbidden) <= n_forbidden  # list the allowed tokens
+    K = int(torch.where(listing, V - n_forbidden, n_forbidden).max()) if R else 0
+    if K > SPARSE_MAX:
+        return None, None, None
+    idx = torch.zeros(R, max(K, 1), dtype=torch.long, device=forbidden.device)
+    keep = torch.ones(R, max(K, 1), dtype=torch.bool, device=forbidden.device)
+    for r in range(R):
+        toks = (~forbidden[r] if listing[r] else forbidden[r]).nonzero().flatten()
+        if toks.numel():
+            idx[r] = toks[0]
+            idx[r, : toks.numel()] = toks
+            keep[r] = bool(listing[r])
+    bias = torch.where(listing, float("-inf"), 0.0)
+    return idx, keep, bias
+
+
+def _join_lists(automata: Sequence[TokenAutomaton]) -> tuple[torch.Tensor | None, ...]:
+    """The list-masking tables of ``automata``'s rows side by side (padded by repeating each
+    row's first entry), or three None if any part masks densely."""
+    if any(a.mask_idx is None for a in automata):
+        return None, None, None
+    K = max(a.mask_idx.shape[1] for a in automata)
+
+    def pad(t: torch.Tensor) -> torch.Tensor:
+        return torch.cat([t, t[:, :1].expand(-1, K - t.shape[1])], dim=1)
+
+    return (torch.cat([pad(a.mask_idx) for a in automata]),
+            torch.cat([pad(a.mask_keep) for a in automata]),
+            torch.cat([a.row_bias for a in automata]))
 
 
 def forced_tails(fsa: TokenAutomaton) -> tuple[torch.Tensor, torch.Tensor]:

@@ -196,3 +196,38 @@ def test_longest_remaining_length_of_tries_free_states_and_cycles():
     assert int(u.max_remaining[starts[0]]) == 3 and int(u.max_remaining[starts[1]]) == UNBOUNDED
     moved = u.to("cpu")
     assert torch.equal(moved.max_remaining, u.max_remaining)
+
+
+def _random_automaton(g: torch.Generator, vocab: int, n_states: int) -> TokenAutomaton:
+    """States of every kind: closed with 1..vocab-1 edges, free with and without forbidden
+    tokens, free with nothing forbidden."""
+    b = AutomatonBuilder(vocab, eos_id=EOS)
+    states = [b.new_state() for _ in range(n_states)]
+    for i, s in enumerate(states):
+        kind = i % 3
+        if kind == 0:  # closed: a random number of edges
+            k = int(torch.randint(1, vocab, (1,), generator=g))
+            for tok in torch.randperm(vocab, generator=g)[:k].tolist():
+                b.add_edge(s, tok, states[int(torch.randint(0, n_states, (1,), generator=g))])
+        else:
+            k = 0 if kind == 1 and i % 2 else int(torch.randint(0, vocab - 1, (1,), generator=g))
+            b.set_free(s, forbidden=torch.randperm(vocab, generator=g)[:k].tolist())
+    return b.build(states[0])
+
+
+@pytest.mark.parametrize("sparse_max", [4096, 0])  # list masking, and the dense fallback
+def test_list_masking_equals_the_dense_mask(monkeypatch, sparse_max):
+    import svtk.decoding.automata as automata
+
+    monkeypatch.setattr(automata, "SPARSE_MAX", sparse_max)
+    g = torch.Generator().manual_seed(0)
+    vocab = 40
+    parts = [_random_automaton(g, vocab, n) for n in (7, 12, 5)] + [free_automaton(vocab)]
+    u, _ = TokenAutomaton.union(parts)
+    assert (u.mask_idx is None) == (sparse_max == 0)
+    for fsa in parts + [u]:
+        states = torch.randint(0, fsa.num_states, (64,), generator=g)
+        scores = torch.randn(64, vocab, generator=g)
+        dense = scores.masked_fill(fsa.forbidden[fsa.row_of[states]], float("-inf"))
+        assert torch.equal(fsa.mask(scores, states), dense)
+        assert torch.equal(fsa.mask_(scores.clone(), states), dense)
