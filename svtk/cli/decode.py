@@ -40,6 +40,7 @@ def decode(
     max_duration: Annotated[float | None, typer.Option(help="Most seconds of audio per batch.", show_default=False)] = None,
     max_new_tokens: Annotated[int | None, typer.Option(help="Generation length limit.", show_default=False)] = None,
     ctc_weight: Annotated[float | None, typer.Option(help="Joint CTC/LLM decoding of ASR and of joint outputs' transcripts: weight of the encoder's CTC prefix scores (0: LLM only).", show_default=False)] = None,
+    ctc_pre_beam: Annotated[int | None, typer.Option(help="Joint CTC/LLM: CTC scores each hypothesis' K best next tokens by the LLM (0: every token; default: every token for a CTC vocabulary of at most 8192, else max(8, 1.5 x beam)).", show_default=False)] = None,
     tasks: Annotated[str | None, typer.Option(help="Decode only these tasks, comma-separated (default: all).", show_default=False)] = None,
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint to decode (default: the phase's final weights).")] = None,
     phase: Annotated[str | None, typer.Option(help="Curriculum phase to decode (default: the speechlm phase finished last).")] = None,
@@ -65,7 +66,7 @@ def decode(
     opts = load(DecodeConfig, config, overrides)
     given = dict(prompts=prompts, constrained=constrained, joint=joint, beam=beam,
                  batch_size=batch_size, max_duration=max_duration, max_new_tokens=max_new_tokens,
-                 ctc_weight=ctc_weight,
+                 ctc_weight=ctc_weight, ctc_pre_beam=ctc_pre_beam,
                  tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None)
     opts = replace(opts, **{k: v for k, v in given.items() if v is not None})
     splits = list(dict.fromkeys(split))

@@ -31,9 +31,11 @@ names, then times, at ``--batch`` utterances with a prefix of ``--prefix-len`` e
    ``B`` rows and repeats the KV cache rows afterwards;
 5. ``ctc_*``: joint CTC/LLM decoding (:mod:`svtk.decoding.ctc`, every row at weight 0.5) against
    the LLM alone, free decoding of ``--new-tokens`` steps, greedy and beam ``--beam``, with a
-   random CTC head of ``--ctc-frames`` frames over the first ``--ctc-vocab`` ids. The CTC prefix
-   scores cover the whole CTC vocabulary exactly, so their cost per step grows with frames x
-   vocabulary x rows: egs/mini's tokenizer has ~1k pieces, an LLM's own ~32k-152k;
+   random CTC head of ``--ctc-frames`` frames over the first ``--ctc-vocab`` ids. Exact prefix
+   scores cover the whole CTC vocabulary, so their cost per step grows with frames x vocabulary
+   x rows: egs/mini's tokenizer has ~1k pieces, an LLM's own ~32k-152k. ``ctc_*_pre{K}_*``: the
+   same with a pre-beam of K candidates per row (the driver's automatic K for that beam), over
+   ``--ctc-vocab`` ids and (``ctc_*_fullvocab_pre{K}_*``) over the LLM's whole vocabulary;
 6. ``mixed_*``: a batch of half free items (ASR-like, ``--new-tokens`` steps, eos never chosen
    by the random model) and half label items, ours with jump-forward + compaction against ours
    without them (``mixed_plain_over_fast``: what the label rows leaving the batch saves) and
@@ -231,8 +233,9 @@ def _constraint_step_cost(fsa, B: int, reps: int, prefix: list[int]) -> dict:
 
 
 def _ctc_cost(dec, embeds, mask, *, steps: int, beam: int, frames: int, ctc_vocab: int,
-              reps: int, eos: int, pad: int) -> dict:
-    """Joint CTC/LLM decoding at weight 0.5 against the LLM alone, the same number of steps."""
+              reps: int, eos: int, pad: int, pre_beam: int = 0) -> dict:
+    """Joint CTC/LLM decoding at weight 0.5 against the LLM alone, the same number of steps
+    (``pre_beam`` K: CTC scores each row's K best next tokens; 0: every token)."""
     import torch
 
     from svtk.decoding.ctc import CTCFusedDecoder, CTCPrefixScorer
@@ -247,7 +250,8 @@ def _ctc_cost(dec, embeds, mask, *, steps: int, beam: int, frames: int, ctc_voca
 
     def fused():
         scorer = CTCPrefixScorer(logp, lens, blank_id=pad, eos_id=eos, vocab_size=dec.vocab_size)
-        return search(CTCFusedDecoder(dec, scorer, torch.full((B,), 0.5)), embeds, mask, **kw)
+        return search(CTCFusedDecoder(dec, scorer, torch.full((B,), 0.5), pre_beam=pre_beam),
+                      embeds, mask, **kw)
 
     with torch.inference_mode():
         a, b = search(dec, embeds, mask, **kw), fused()
@@ -261,6 +265,7 @@ def run(args) -> dict:
     import torch
 
     from svtk.decoding.automata import TokenAutomaton, free_automaton
+    from svtk.decoding.driver import CTC_EXACT_VOCAB, DecodeConfig, ctc_pre_beam
     from svtk.decoding.grammars import build_grammar, encode, start_forms
     from svtk.decoding.incremental import make_decoder
     from svtk.decoding.search import Constraint, greedy_search
@@ -314,9 +319,15 @@ def run(args) -> dict:
     hf_beam = _vs_hf(model, tok, dec, embeds, mask, fsa, 64, max(1, args.reps // 2), enc_dec,
                      beam=args.beam)
 
-    ctc = {b: _ctc_cost(dec, embeds, mask, steps=n, beam=b, frames=args.ctc_frames,
-                        ctc_vocab=args.ctc_vocab, reps=max(1, args.reps // 2), eos=eos, pad=padid)
-           for b in (1, args.beam)}
+    ctc = {}  # joint CTC/LLM: exact, and with the driver's automatic pre-beam for a big head
+    for b in (1, args.beam):
+        name = "greedy" if b == 1 else f"beam{b}"
+        k = ctc_pre_beam(DecodeConfig(beam=b), CTC_EXACT_VOCAB + 1)
+        for key, width, pre in ((name, args.ctc_vocab, 0), (f"{name}_pre{k}", args.ctc_vocab, k),
+                                (f"{name}_fullvocab_pre{k}", dec.vocab_size, k)):
+            ctc[key] = _ctc_cost(dec, embeds, mask, steps=n, beam=b, frames=args.ctc_frames,
+                                 ctc_vocab=width, reps=max(1, args.reps // 2), eos=eos,
+                                 pad=padid, pre_beam=pre)
 
     # mixed batch: half free ASR-like items, half labels
     free = free_automaton(dec.vocab_size)
@@ -362,8 +373,7 @@ def run(args) -> dict:
         "beam_same_fraction": hf_beam["agree"], "beam_ours_steps": hf_beam["steps"],
         "beam_hf_steps": hf_beam["hf_steps"],
         "ctc_frames": args.ctc_frames, "ctc_vocab": min(args.ctc_vocab, dec.vocab_size),
-        **{f"ctc_{name}_{k}": v for b, name in ((1, "greedy"), (args.beam, f"beam{args.beam}"))
-           for k, v in ctc[b].items()},
+        **{f"ctc_{name}_{k}": v for name, res in ctc.items() for k, v in res.items()},
         "mixed_fast_s": mvs["a_s"], "mixed_plain_s": mvs["b_s"],
         "mixed_plain_over_fast": mvs["ratio"],
         "mixed_hf_prefix_allowed_s": hf_mixed["hf_s"], "mixed_hf_over_ours": hf_mixed["ratio"],

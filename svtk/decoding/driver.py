@@ -79,10 +79,16 @@ class DecodeConfig:
     # ctc_weight; svtk.decoding.ctc): each next token scores (1 - w) * LLM + w * CTC prefix
     # score of the encoder's CTC head; 0: LLM only
     ctc_weight: float = 0.0
+    # CTC scores only each row's K best next tokens by the LLM (ESPnet's pre-beam); 0: every
+    # token; None: every token for a CTC vocabulary of at most CTC_EXACT_VOCAB ids, else
+    # max(CTC_MIN_PRE_BEAM, 1.5 x beam) (see ctc_pre_beam())
+    ctc_pre_beam: int | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.ctc_weight <= 1.0:
             raise ValueError(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
+        if self.ctc_pre_beam is not None and self.ctc_pre_beam < 0:
+            raise ValueError(f"ctc_pre_beam must be >= 0, got {self.ctc_pre_beam}")
         if self.beam < 1:
             raise ValueError(f"beam must be >= 1, got {self.beam}")
         if self.max_new_tokens < 1:
@@ -217,6 +223,19 @@ def ctc_weights(cuts: Sequence, opts: DecodeConfig) -> list[float] | None:
     return weights if any(weights) else None
 
 
+CTC_EXACT_VOCAB = 8192  # automatic pre-beam: every token scored up to this CTC vocabulary
+CTC_MIN_PRE_BEAM = 8
+
+
+def ctc_pre_beam(opts: DecodeConfig, ctc_vocab: int) -> int:
+    """The pre-beam of joint CTC/LLM decoding (0: every token; see DecodeConfig)."""
+    if opts.ctc_pre_beam is not None:
+        return opts.ctc_pre_beam
+    if ctc_vocab <= CTC_EXACT_VOCAB:
+        return 0
+    return max(CTC_MIN_PRE_BEAM, math.ceil(1.5 * opts.beam))
+
+
 def transcript_span(tokenizer, vocab_size: int):
     """Where the transcript of a joint output lies, for CTC scoring (``svtk.decoding.ctc``)."""
     from svtk.decoding.ctc import TranscriptSpan
@@ -337,7 +356,8 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
                     scorer = CTCPrefixScorer(ctc, ctc_lens, blank_id=ctc_blank, eos_id=eos,
                                              vocab_size=decoder.vocab_size)
                     joint = torch.tensor([is_joint(c, opts) for c in prepared])
-                    dec = CTCFusedDecoder(decoder, scorer, torch.tensor(weights), joint, span)
+                    dec = CTCFusedDecoder(decoder, scorer, torch.tensor(weights), joint, span,
+                                          pre_beam=ctc_pre_beam(opts, scorer.ctc_vocab))
                 constraint = grammars.constraint([grammars.key_for(c, opts) for c in prepared],
                                                  embeds.device)
                 caps = length_caps(prepared, opts)
@@ -369,7 +389,8 @@ def decode_info(opts: DecodeConfig, split: str, checkpoint: str | None) -> dict[
     """``decode_info.json``: what the report needs to label a decode."""
     return {"prompts": opts.prompts, "constrained": opts.constrained, "joint": opts.joint,
             "beam": opts.beam, "max_len_ratio": opts.max_len_ratio or None,
-            "ctc_weight": opts.ctc_weight, "tasks": opts.tasks, "split": split,
+            "ctc_weight": opts.ctc_weight, "ctc_pre_beam": opts.ctc_pre_beam,
+            "tasks": opts.tasks, "split": split,
             "checkpoint": checkpoint}
 
 
@@ -432,4 +453,6 @@ def decode_tag(opts: DecodeConfig) -> str:
     prompts = opts.prompts if opts.prompts in ("cut", "train", "unseen") else Path(opts.prompts).stem
     parts = [search, prompts] + (["constrained"] if opts.constrained else []) + (
         ["joint"] if opts.joint else []) + ([f"ctc{opts.ctc_weight:g}"] if opts.ctc_weight else [])
+    if opts.ctc_weight and opts.ctc_pre_beam is not None:
+        parts.append(f"pre{opts.ctc_pre_beam}")
     return "_".join(parts)

@@ -229,3 +229,59 @@ def test_joint_rows_fuse_only_their_transcript():
         tok = torch.tensor([seqs[0][t], seqs[1][t]])
         st, lp = fused.step(st, tok)
         lst, lr = llm.step(lst, tok)
+
+
+def test_pre_beam_scores_its_candidates_exactly_and_leaves_out_the_rest():
+    V = 9
+    logp = _log_probs(2, 8, V, seed=11)
+    scorer = CTCPrefixScorer(logp, torch.tensor([8, 6]), blank_id=BLANK, eos_id=EOS, vocab_size=V)
+    st = scorer.start()
+    st, exact = scorer.score(st)
+    st = scorer.advance(st, torch.tensor([5, 5]))  # "5" so far; a candidate 5 is a repeat
+    _, exact = scorer.score(st)
+    cand = torch.tensor([[5, 2, 7], [1, 5, 8]])
+    _, part = scorer.score(st, cand)
+    for i in range(2):
+        kept = set(cand[i].tolist()) | {EOS}
+        for tok in range(V):
+            if tok in kept:
+                assert float(part[i, tok]) == pytest.approx(float(exact[i, tok]), abs=1e-5)
+            else:
+                assert part[i, tok] == float("-inf")
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_pre_beam_search_scores_equal_exact_rescoring(beam):
+    """With a pre-beam the CTC state follows the chosen candidate's column: every output's
+    score equals the exact fused model's score of that output (teacher-forced)."""
+    from svtk.decoding.search import score_sequences
+
+    V, T = 12, 10
+    logp = _log_probs(3, T, V, seed=12)
+    lens = torch.tensor([10, 8, 6])
+
+    def fused(pre_beam):
+        scorer = CTCPrefixScorer(logp, lens, blank_id=BLANK, eos_id=EOS, vocab_size=V)
+        return CTCFusedDecoder(HashLogitsDecoder(V, seed=4), scorer, torch.full((3,), 0.5),
+                               pre_beam=pre_beam)
+
+    res = _search(fused(4), beam)
+    assert all(res.finished)
+    embeds, mask = torch.zeros(3, 2, 4), torch.ones(3, 2, dtype=torch.long)
+    rescored = score_sequences(fused(0), embeds, mask, res.sequences, eos_id=EOS)
+    torch.testing.assert_close(res.scores, rescored, atol=1e-4, rtol=0)
+    # a pre-beam as wide as the CTC vocabulary is exact scoring
+    wide, exact = _search(fused(V), beam), _search(fused(0), beam)
+    assert wide.sequences == exact.sequences
+
+
+def test_pre_beam_keeps_ctc_alone_exact():
+    V = 8
+    logp = _log_probs(2, 7, V, seed=13)
+    lens = torch.tensor([7, 5])
+    runs = [_search(CTCFusedDecoder(HashLogitsDecoder(V, seed=5),
+                                    CTCPrefixScorer(logp, lens, blank_id=BLANK, eos_id=EOS,
+                                                    vocab_size=V),
+                                    torch.ones(2), pre_beam=k), 1, B=2) for k in (0, 2)]
+    assert runs[0].sequences == runs[1].sequences
+    torch.testing.assert_close(runs[0].scores, runs[1].scores)

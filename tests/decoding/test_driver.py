@@ -183,7 +183,8 @@ def test_decode_split_writes_hyps_and_info_and_skips(tmp_path, model):
     assert len(lines) == 5
     info = json.loads((out / "decode_info.json").read_text())
     assert info == {"prompts": "cut", "constrained": True, "joint": False, "beam": 1,
-                    "max_len_ratio": None, "ctc_weight": 0.0, "tasks": None, "split": "test",
+                    "max_len_ratio": None, "ctc_weight": 0.0, "ctc_pre_beam": None,
+                    "tasks": None, "split": "test",
                     "checkpoint": None}
     before = hyps.stat().st_mtime_ns
     decode_split(model, path, out, opts, split="test")  # done: skipped
@@ -246,6 +247,20 @@ def test_decode_tag():
     assert decode_tag(DecodeConfig(beam=4, prompts="unseen", constrained=True, joint=True)) == \
         "beam4_unseen_constrained_joint"
     assert decode_tag(DecodeConfig(prompts="conf/my_prompts.yaml")) == "greedy_my_prompts"
+    assert decode_tag(DecodeConfig(beam=4, ctc_weight=0.5, ctc_pre_beam=8)) == \
+        "beam4_cut_ctc0.5_pre8"
+
+
+def test_ctc_pre_beam_is_exact_for_small_vocabularies_and_follows_the_beam():
+    from svtk.decoding.driver import CTC_EXACT_VOCAB, ctc_pre_beam
+
+    assert ctc_pre_beam(DecodeConfig(beam=4), CTC_EXACT_VOCAB) == 0
+    assert ctc_pre_beam(DecodeConfig(beam=4), 32000) == 8
+    assert ctc_pre_beam(DecodeConfig(beam=10), 32000) == 15
+    assert ctc_pre_beam(DecodeConfig(ctc_pre_beam=3), 32000) == 3
+    assert ctc_pre_beam(DecodeConfig(ctc_pre_beam=0), 32000) == 0
+    with pytest.raises(ValueError, match="ctc_pre_beam"):
+        DecodeConfig(ctc_pre_beam=-1)
 
 
 def test_bank_prompts_get_the_cuts_keyword_and_language(tmp_path):
