@@ -45,3 +45,18 @@ def load(cls, config, overrides):  # noqa: ANN001, ANN201 - thin pass-through fo
     from svtk.config import load_config
 
     return load_config(cls, config, overrides or ())
+
+
+def split_inputs(splits: list[str], cuts: Path | None, data_dir: Path) -> dict[str, Path]:
+    """``--split`` (repeatable) with ``--data-dir``, or one ``--split`` named for ``--cuts``:
+    split name -> its cut manifest, each checked to exist, in the order given."""
+    from svtk.errors import UserError
+
+    names = list(dict.fromkeys(splits))
+    if cuts is not None and len(names) > 1:
+        raise UserError("--cuts names one manifest: give one --split with it")
+    inputs = {s: cuts or data_dir / f"{s}.jsonl.gz" for s in names}
+    for s, path in inputs.items():
+        if not path.is_file():
+            raise UserError(f"cuts for split '{s}' not found: {path}")
+    return inputs

@@ -107,8 +107,9 @@ def tasks(
 
 @app.command("fbank")
 def fbank(
-    cuts: Annotated[Path, typer.Option("--cuts", help="Task cuts (jsonl.gz) whose recordings to compute.")],
-    split: Annotated[str, typer.Option("--split", help="Name of the output cuts: <out-dir>/<split>.jsonl.gz.")],
+    split: Annotated[list[str], typer.Option("--split", help="Split: reads <data-dir>/<split>.jsonl.gz, writes <out-dir>/<split>.jsonl.gz; repeat it for several with one start-up.")],
+    cuts: Annotated[Path | None, typer.Option("--cuts", help="Task cuts (jsonl.gz) to compute for instead of <data-dir>/<split> (one --split).")] = None,
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the task cuts of each split live.")] = Path("data/tasks"),
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Where the features and cuts go.")] = Path("data/fbank"),
     num_mel_bins: Annotated[int, typer.Option("--num-mel-bins", help="Mel bands (the native encoder's num_mel_bins).")] = 80,
     sample_rate: Annotated[int, typer.Option("--sample-rate", help="Audio is resampled to this.")] = 16000,
@@ -117,12 +118,14 @@ def fbank(
 ) -> None:
     """Compute kaldi fbank once per recording (lossless) for encoder pre-training to read.
 
-    Example:  svtk data fbank --cuts data/tasks/train.jsonl.gz --split train --out-dir data/fbank --tasks asr
+    Example:  svtk data fbank --split train --split dev --out-dir data/fbank --tasks asr
     """
+    from svtk.cli.common import split_inputs
     from svtk.data.fbank import compute_fbank
 
-    typer.echo(str(compute_fbank(cuts, out_dir, split, num_mel_bins=num_mel_bins,
-                                 sample_rate=sample_rate, tasks=tasks or None, force=force)))
+    for name, path in split_inputs(split, cuts, data_dir).items():
+        typer.echo(str(compute_fbank(path, out_dir, name, num_mel_bins=num_mel_bins,
+                                     sample_rate=sample_rate, tasks=tasks or None, force=force)))
 
 
 def register(root: typer.Typer) -> None:

@@ -58,7 +58,7 @@ def decode(
     """
     from dataclasses import replace
 
-    from svtk.cli.common import load
+    from svtk.cli.common import load, split_inputs
     from svtk.decoding.driver import DecodeConfig, decode_split, decode_tag
     from svtk.decoding.loading import load_speechlm
     from svtk.errors import UserError
@@ -69,13 +69,7 @@ def decode(
                  ctc_weight=ctc_weight, ctc_pre_beam=ctc_pre_beam,
                  tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None)
     opts = replace(opts, **{k: v for k, v in given.items() if v is not None})
-    splits = list(dict.fromkeys(split))
-    if cuts is not None and len(splits) > 1:
-        raise UserError("--cuts names one manifest: give one --split with it")
-    inputs = {s: cuts or data_dir / f"{s}.jsonl.gz" for s in splits}
-    for s, path in inputs.items():
-        if not path.is_file():
-            raise UserError(f"cuts for split '{s}' not found: {path}")
+    inputs = split_inputs(split, cuts, data_dir)
     default_tag = (config.stem if config and not any(v is not None for v in given.values())
                    else decode_tag(opts))
     if system != "e2e":

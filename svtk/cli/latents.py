@@ -2,7 +2,7 @@
 
 Usage::
 
-    svtk latents extract --config conf/model/mini.yaml --cuts data/tasks/train.jsonl.gz --split train
+    svtk latents extract --config conf/model/mini.yaml --split train --split dev
     svtk latents tag --config conf/model/mini.yaml          # prints the cache's encoder tag
 """
 
@@ -16,7 +16,7 @@ import typer
 from svtk.cli.common import ConfigOpt, ForceOpt, SetOpt
 
 app = typer.Typer(
-    help="Encoder-latent cache: run the frozen encoder once, store its latents.\n\nExample:  svtk latents extract --config conf/model/mini.yaml --cuts data/tasks/train.jsonl.gz --split train",
+    help="Encoder-latent cache: run the frozen encoder once, store its latents.\n\nExample:  svtk latents extract --config conf/model/mini.yaml --split train --split dev",
 )
 
 
@@ -33,8 +33,9 @@ DtypeOpt = Annotated[str, typer.Option("--dtype", help="fp16 (half the bytes) or
 @app.command("extract")
 def extract(
     config: ConfigOpt,
-    cuts: Annotated[Path, typer.Option("--cuts", help="Task cuts (jsonl.gz) to extract for.")],
-    split: Annotated[str, typer.Option("--split", help="Name of the output cuts: <out-dir>/<tag>/<split>.jsonl.gz.")],
+    split: Annotated[list[str], typer.Option("--split", help="Split: reads <data-dir>/<split>.jsonl.gz, writes <out-dir>/<tag>/<split>.jsonl.gz; repeat it to extract several with one start-up.")],
+    cuts: Annotated[Path | None, typer.Option("--cuts", help="Extract for this cut manifest instead of <data-dir>/<split> (one --split).")] = None,
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the task cuts of each split live.")] = Path("data/tasks"),
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Cache root; latents go to <out-dir>/<encoder_tag>/.")] = Path("data/latents"),
     dtype: DtypeOpt = "fp16",
     max_duration: Annotated[float, typer.Option("--max-duration", help="Seconds of padded audio per batch.")] = 120.0,
@@ -45,16 +46,17 @@ def extract(
 ) -> None:
     """Run the model config's frozen encoder over task cuts, once per recording; write cuts with latents.
 
-    Example:  svtk latents extract --config conf/model/mini.yaml --cuts data/tasks/train.jsonl.gz --split train
+    Example:  svtk latents extract --config conf/model/mini.yaml --split train --split dev
     """
-    from svtk.cli.common import load
+    from svtk.cli.common import load, split_inputs
     from svtk.latents.extract import extract_latents
     from svtk.models.config import ModelConfig
 
     cfg = load(ModelConfig, config, overrides)
-    out = extract_latents(cfg, cuts, out_dir, split, dtype=dtype, max_duration=max_duration,
-                          max_batch=max_batch, device=device, force=force)
-    typer.echo(str(out))
+    for name, path in split_inputs(split, cuts, data_dir).items():  # one after the other
+        out = extract_latents(cfg, path, out_dir, name, dtype=dtype, max_duration=max_duration,
+                              max_batch=max_batch, device=device, force=force)
+        typer.echo(str(out))
 
 
 @app.command("tag")

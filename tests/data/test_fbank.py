@@ -79,6 +79,21 @@ def test_cli_skips_when_done_and_refuses_changed_input(toy_cuts, tmp_path, capsy
     assert run(args[:-2] + ["--tasks", "ic"]) != 0  # another selection: refused without --force
 
 
+def test_cli_several_splits_in_one_call(toy_cuts, tmp_path, capsys):
+    data_dir = toy_cuts["train"].parent
+    assert toy_cuts["dev"].parent == data_dir
+    args = ["data", "fbank", "--data-dir", str(data_dir), "--split", "train", "--split", "dev",
+            "--out-dir", str(tmp_path), "--tasks", "asr"]
+    assert run(args) == 0
+    outs = capsys.readouterr().out.strip().splitlines()
+    assert [o.rsplit("/", 1)[-1] for o in outs[-2:]] == ["train.jsonl.gz", "dev.jsonl.gz"]
+    assert len(load_manifest(tmp_path / "dev.jsonl.gz")) == sum(
+        c.custom["task"] == "asr" for c in load_manifest(toy_cuts["dev"]))
+    assert run(args[:4] + ["--split", "test"] + args[6:]) != 0  # no such split: named, not run
+    assert run(["data", "fbank", "--cuts", str(toy_cuts["dev"]), "--split", "a", "--split", "b",
+                "--out-dir", str(tmp_path / "x")]) != 0  # --cuts is one manifest
+
+
 def test_bad_input_is_named(toy_cuts, tmp_path):
     from svtk.errors import UserError
 
