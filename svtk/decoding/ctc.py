@@ -278,16 +278,18 @@ class CTCFusedDecoder(IncrementalDecoder):
             self.neutral[list(span.neutral)] = True
         if self.pre_beam:  # never pre-beam candidates: scored anyway, or never transcript
             width = min(scorer.ctc_vocab, self.vocab_size)  # ids both the LLM and CTC have
-            skip = torch.zeros(width, dtype=torch.bool)
-            skip[[t for t in (scorer.blank, scorer.eos) if t < width]] = True
-            if span is not None:
-                skip |= (self.ends | self.neutral)[:width]
-            self.skip = skip
+            self.skip = torch.zeros(width, dtype=torch.bool)
+            self.skip[[t for t in (scorer.blank, scorer.eos) if t < width]] = True
+            # in a joint row the span's end and neutral pieces score as the transcript's end;
+            # in a plain one they are transcript pieces like any other
+            self.span_skip = None if span is None else (self.ends | self.neutral)[:width]
 
-    def _candidates(self, logp: torch.Tensor) -> torch.Tensor:
+    def _candidates(self, logp: torch.Tensor, joint: torch.Tensor) -> torch.Tensor:
         """Each row's ``pre_beam`` best next tokens by the LLM, among the CTC head's ids."""
         lp = logp[:, : self.skip.numel()]
         lp = lp.masked_fill(self.skip.to(lp.device)[None, :], NEG_INF)
+        if self.span_skip is not None and bool(joint.any()):
+            lp = lp.masked_fill(joint[:, None] & self.span_skip.to(lp.device)[None, :], NEG_INF)
         return lp.topk(min(self.pre_beam, lp.shape[1]), dim=-1).indices
 
     def _fuse(self, st: _FusedState, logp: torch.Tensor) -> tuple[_FusedState, torch.Tensor]:
@@ -296,7 +298,7 @@ class CTCFusedDecoder(IncrementalDecoder):
             return st, logp
         cand = None
         if self.pre_beam and bool((st.weight[on] < 1).all()):  # CTC alone: every token
-            cand = self._candidates(logp)
+            cand = self._candidates(logp, st.joint)
         st.ctc, ctc = self.scorer.score(st.ctc, cand)
         ctc = ctc.masked_fill(ctc.isnan(), NEG_INF)  # a row whose prefix the audio cannot hold
         if self.span is not None and bool(st.joint.any()):  # the separator ends the transcript

@@ -285,3 +285,24 @@ def test_pre_beam_keeps_ctc_alone_exact():
                                     torch.ones(2), pre_beam=k), 1, B=2) for k in (0, 2)]
     assert runs[0].sequences == runs[1].sequences
     torch.testing.assert_close(runs[0].scores, runs[1].scores)
+
+
+def test_pre_beam_keeps_span_pieces_as_candidates_of_plain_rows():
+    """The separator's pieces end a joint row's transcript (scored anyway); in a plain ASR row
+    of the same batch they are transcript pieces and stay pre-beam candidates."""
+    from svtk.decoding.ctc import TranscriptSpan
+
+    V = 10
+    embeds, mask = torch.zeros(2, 2, 4), torch.ones(2, 2, dtype=torch.long)
+    _, lp = HashLogitsDecoder(V, seed=7).start(embeds, mask)
+    lp[:, [BLANK, EOS]] = float("-inf")
+    best = int(lp[0].argmax())  # the LLM's first choice for item 0
+    span = TranscriptSpan(heads=((best,),), ends=(best,), neutral=())
+    logp = _log_probs(2, 8, V, seed=9)
+    fused = CTCFusedDecoder(HashLogitsDecoder(V, seed=7),
+                            CTCPrefixScorer(logp, torch.tensor([8, 8]), blank_id=BLANK,
+                                            eos_id=EOS, vocab_size=V),
+                            torch.tensor([0.5, 0.5]), torch.tensor([False, False]), span,
+                            pre_beam=2)
+    _, out = fused.start(embeds, mask)
+    assert torch.isfinite(out[0, best])
