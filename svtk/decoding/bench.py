@@ -33,7 +33,7 @@ names, then times, at ``--batch`` utterances with a prefix of ``--prefix-len`` e
    the LLM alone, free decoding of ``--new-tokens`` steps, greedy and beam ``--beam``, with a
    random CTC head of ``--ctc-frames`` frames over the first ``--ctc-vocab`` ids. Exact prefix
    scores cover the whole CTC vocabulary, so their cost per step grows with frames x vocabulary
-   x rows: egs/mini's tokenizer has ~1k pieces, an LLM's own ~32k-152k. ``ctc_*_pre{K}_*``: the
+   x rows: egs/mini's tokenizer has ~500 pieces, an LLM's own ~32k-152k. ``ctc_*_pre{K}_*``: the
    same with a pre-beam of K candidates per row (the driver's automatic K for that beam), over
    ``--ctc-vocab`` ids and (``ctc_*_fullvocab_pre{K}_*``) over the LLM's whole vocabulary;
 6. ``mixed_*``: a batch of half free items (ASR-like, ``--new-tokens`` steps, eos never chosen
