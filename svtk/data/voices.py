@@ -110,12 +110,17 @@ class Engine:
     name: str
     program: str  # checked with svtk.system.require_tool
     synthesize: Callable[[Voice, list[tuple[str, Path]]], None]
+    # 0: one process per sentence, run chunk by chunk with the rest of the rendering. N > 0: the
+    # engine takes many sentences per process and starting it costs more than a sentence
+    # (festival: ~0.36 s to start, 40-170 ms per sentence), so the corpus's sentences of each
+    # voice go N at a time to one process, before the chunks (svtk.data.synth)
+    batch: int = 0
 
 
 ENGINES: dict[str, Engine] = {
     "espeak": Engine("espeak", "espeak-ng", _espeak),
     "flite": Engine("flite", "flite", _flite),
-    "festival": Engine("festival", "text2wave", _festival),
+    "festival": Engine("festival", "text2wave", _festival, batch=48),
 }
 
 
@@ -237,6 +242,21 @@ def synthesize_batch(segments: list[tuple[Segment, Path]], voices: dict[str, Voi
     for vid, jobs in by_voice.items():
         voice = voices[vid]
         ENGINES[voice.engine].synthesize(voice, jobs)
+
+
+def engine_batches(segments: list[tuple[Segment, Path]], voices: dict[str, Voice]
+                   ) -> list[list[tuple[Segment, Path]]]:
+    """The segments of batching engines (``Engine.batch`` > 0), grouped by voice and cut into
+    batches of at most ``batch``, the slowest first (a worker pool then finishes evenly)."""
+    by_voice: dict[str, list[tuple[Segment, Path]]] = {}
+    for seg, raw in segments:
+        if ENGINES[voices[seg.voice].engine].batch > 0:
+            by_voice.setdefault(seg.voice, []).append((seg, raw))
+    batches = []
+    for vid, jobs in by_voice.items():
+        size = ENGINES[voices[vid].engine].batch
+        batches += [jobs[i:i + size] for i in range(0, len(jobs), size)]
+    return sorted(batches, key=lambda b: -sum(len(seg.text) for seg, _ in b))
 
 
 def mix(parts: list[tuple[float, np.ndarray]]) -> np.ndarray:

@@ -71,6 +71,34 @@ def test_same_seed_gives_identical_manifests_and_audio(tmp_path):
         synthesize(tiny_synth_config(**{**small, "seed": 3}), d)
 
 
+def test_festival_batched_over_the_corpus_renders_the_same_audio(tmp_path):
+    """Festival's sentences go to a few large processes before the chunks (voices.Engine.batch);
+    the audio must equal rendering each chunk on its own, and a batch holds one voice."""
+    import soundfile as sf
+
+    from svtk.data import voices as V
+    from svtk.data.synth import batched_raws, render_chunk
+
+    cfg = tiny_synth_config(hours=0.01, min_per_kind=2, min_utterances=12,
+                            voices={"engines": {"festival": 1.0, "flite": 0.3}})
+    items = [it for it in plan(cfg) if it.kind != "nonspeech"][:10]
+    assert sum(1 for it in items for s in it.segments if s.voice.startswith("festival:")) >= 3
+    shared = tmp_path / "batched"
+    shared.mkdir()
+    batches = batched_raws(items, shared)
+    assert batches and all(len({s.voice for s, _ in b}) == 1 for b in batches)
+    assert all(len(b) <= V.ENGINES["festival"].batch for b in batches)
+    assert all(s.voice.startswith("festival:") for b in batches for s, _ in b)
+    for b in batches:
+        V.synthesize_batch(b, V.all_voices())
+    sizes_b = render_chunk(items, tmp_path / "b", cfg, batched_dir=shared)
+    sizes_a = render_chunk(items, tmp_path / "a", cfg)
+    assert sizes_a == sizes_b
+    for f in sorted((tmp_path / "a").rglob("*.flac")):
+        other = tmp_path / "b" / f.relative_to(tmp_path / "a")
+        assert (sf.read(str(f))[0] == sf.read(str(other))[0]).all(), f.name
+
+
 def test_manifests_pass_validation():
     report = validate_manifests(tiny_corpus(), "mini")
     assert set(report["splits"]) == set(SPLITS)
