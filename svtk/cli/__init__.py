@@ -18,6 +18,7 @@ import typer
 from svtk import __version__
 from svtk.cli import (
     average,
+    batch,
     check,
     data,
     decode,
@@ -66,7 +67,8 @@ def _root(
 
 
 # Registration order is the order in --help.
-for _module in (check, data, latents, model, train, average, export, decode, infer, score, report):
+for _module in (check, data, latents, model, train, average, export, decode, infer, score, report,
+                batch):
     _module.register(app)
 
 

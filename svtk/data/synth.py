@@ -42,8 +42,8 @@ from typing import Any
 from svtk.data import grammar
 from svtk.data.manifests import manifest_path, save_manifest
 from svtk.data.voices import (
-    ESPEAK_ACCENTS,
     ENGINES,
+    ESPEAK_ACCENTS,
     ESPEAK_VARIANTS,
     FESTIVAL_VOICES,
     FLITE_VOICES,

@@ -198,14 +198,13 @@ class TextPrefixLM(nn.Module):
 
 def cascade_records(system: str, lm: TextPrefixLM, cuts, opts) -> Iterator[dict[str, Any]]:
     """hyps.jsonl records of a cascade system over ``cuts`` (see the module docstring)."""
-    from svtk.decoding.driver import _task, batches, decode_cuts, make_record
+    from svtk.decoding.driver import TaskIn, batches, decode_cuts, make_record
 
     if system not in CASCADES:
         raise UserError(f"unknown cascade system {system!r} (known: {', '.join(CASCADES)})")
     if opts.tasks:
-        wanted = {t.lower() for t in opts.tasks}
-        cuts = cuts.filter(lambda c: _task(c) in wanted)
-    asr_cuts = cuts.filter(lambda c: _task(c) == ASR_TASK)
+        cuts = cuts.filter(TaskIn(frozenset(t.lower() for t in opts.tasks)))
+    asr_cuts = cuts.filter(TaskIn(frozenset([ASR_TASK])))
     if system == "asr-llm":  # the ASR row: the CTC transcript is the hypothesis
         for batch in batches(asr_cuts, opts):
             for cut, text in zip(batch, lm.transcribe(batch), strict=True):
@@ -214,7 +213,7 @@ def cascade_records(system: str, lm: TextPrefixLM, cuts, opts) -> Iterator[dict[
         skipped = sum(1 for _ in asr_cuts)
         if skipped:
             log.info("gt-llm: %d ASR cuts skipped (the reference transcript is the input)", skipped)
-    for rec in decode_cuts(lm, cuts.filter(lambda c: _task(c) != ASR_TASK), opts):
+    for rec in decode_cuts(lm, cuts.filter(TaskIn(frozenset([ASR_TASK]), keep=False)), opts):
         text = lm.transcripts.pop(rec["id"])
         yield {**rec, "asr_hyp": text} if system == "asr-llm" else rec
 

@@ -105,6 +105,18 @@ def _task(cut) -> str:
     return str(_custom(cut).get("task", "")).lower()
 
 
+@dataclass(frozen=True)
+class TaskIn:
+    """A cut filter: the cut's task is (``keep``) or is not among ``tasks``. A class, not a
+    lambda: lhotse warns that lambdas cannot be pickled for its lazy manifests."""
+
+    tasks: frozenset[str]
+    keep: bool = True
+
+    def __call__(self, cut) -> bool:
+        return (_task(cut) in self.tasks) == self.keep
+
+
 def is_joint(cut, opts: DecodeConfig) -> bool:
     """Joint decoding applies to non-ASR tasks when asked for, or when the cut is a joint one."""
     return _task(cut) != ASR_TASK and (opts.joint or bool(_custom(cut).get("joint")))
@@ -332,8 +344,7 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
     if not isinstance(cuts, CutSet):
         cuts = CutSet.from_cuts(cuts)
     if opts.tasks:
-        wanted = {t.lower() for t in opts.tasks}
-        cuts = cuts.filter(lambda c: _task(c) in wanted)
+        cuts = cuts.filter(TaskIn(frozenset(t.lower() for t in opts.tasks)))
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()

@@ -113,3 +113,39 @@ run_jobs
     assert "interrupted" in err
     time.sleep(2.0)
     assert not marker.exists()  # the sleeping jobs (and their children) were stopped
+
+
+def _with_svtk(env=None):
+    """PATH with this interpreter's bin dir (the svtk console script) first."""
+    import sys
+
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**(env or {}), "PATH": path}
+
+
+def test_a_queue_of_svtk_commands_goes_to_svtk_batch(tmp_path):
+    r = run(tmp_path, """
+job logs/v.log svtk --version
+job logs/bad.log svtk average --out x.safetensors --last 1 "no such dir"
+job logs/v2.log svtk --version
+run_jobs
+echo not reached
+""", env=_with_svtk())
+    assert r.returncode == 1, r.stderr
+    assert "not reached" not in r.stdout
+    assert (tmp_path / "logs/v.log").read_text().startswith("svtk ")
+    assert (tmp_path / "logs/v2.log").read_text().startswith("svtk ")  # the others still ran
+    assert "--last N takes exactly one directory" in (tmp_path / "logs/bad.log").read_text()
+    assert "(svtk batch) FAILED (exit 2): svtk average" in r.stderr  # with its log's tail
+    assert "1 of 3 jobs failed" in r.stderr
+
+
+def test_svtk_commands_mixed_with_shell_functions_run_as_shell_jobs(tmp_path):
+    r = run(tmp_path, """
+job logs/v.log svtk --version
+job logs/a.log say a 0
+run_jobs
+""", env=_with_svtk())
+    assert r.returncode == 0, r.stderr
+    assert "svtk batch" not in r.stderr and "2 jobs done" in r.stderr
+    assert (tmp_path / "logs/v.log").read_text().startswith("svtk ")

@@ -1,0 +1,80 @@
+"""svtk batch: command lines run in long-lived forked workers, each command's output in its log,
+the exit status of each as `svtk ...` alone would give it, the threads per worker set."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+import svtk.cli
+from svtk.batch import Command, read_commands, run_batch
+from svtk.errors import UserError
+
+
+def test_read_commands_parses_shell_quoting_and_comments(tmp_path):
+    f = tmp_path / "cmds.txt"
+    f.write_text("# the decodes\n"
+                 "exp/log/a.log svtk decode --split 'test_seen test_unseen' --beam 4  # long\n"
+                 "\n"
+                 "exp/log/b\\ c.log svtk score exp/x\n")
+    cmds = read_commands(f)
+    assert cmds == [
+        Command(log=Path("exp/log/a.log"),
+                argv=["decode", "--split", "test_seen test_unseen", "--beam", "4"]),
+        Command(log=Path("exp/log/b c.log"), argv=["score", "exp/x"])]
+    for bad in ("exp/log/a.log decode --split x\n", "only-a-log\n", "a.log svtk 'unclosed\n"):
+        f.write_text(bad)
+        with pytest.raises(UserError, match="cmds.txt:1"):
+            read_commands(f)
+
+
+def fake_run(argv):
+    """Stands in for svtk.cli.run in the forked workers (they inherit the monkeypatch)."""
+    print(f"{argv[0]} pid={os.getpid()} threads={os.environ.get('OMP_NUM_THREADS')}")
+    print(f"{argv[0]} to stderr", file=sys.stderr)
+    os.system(f"echo {argv[0]} from a child process")  # fd-level capture reaches subprocesses
+    return int(argv[1])
+
+
+def test_commands_run_in_workers_with_their_output_in_their_logs(tmp_path, monkeypatch):
+    monkeypatch.setattr(svtk.cli, "run", fake_run)
+    cmds = [Command(tmp_path / f"logs/{i}.log", [f"c{i}", str(rc)])
+            for i, rc in enumerate([0, 3, 0, 0, 2])]
+    results = run_batch(cmds, jobs=2, threads=1)
+    assert [r.command for r in results] == cmds  # in the order given
+    assert [r.rc for r in results] == [0, 3, 0, 0, 2]
+    pids = set()
+    for i, c in enumerate(cmds):
+        lines = c.log.read_text().splitlines()
+        assert lines[0].startswith(f"c{i} pid=") and lines[0].endswith("threads=1"), lines
+        assert f"c{i} to stderr" in lines and f"c{i} from a child process" in lines
+        pids.add(lines[0].split()[1])
+    assert len(pids) <= 2 and str(os.getpid()) not in {p.split("=")[1] for p in pids}
+    # this process's own stdout / stderr were given back
+    print("still here")
+
+
+def test_a_crashing_command_is_a_failure_not_the_end_of_the_batch(tmp_path, monkeypatch):
+    def crash(argv):
+        if argv[0] == "boom":
+            raise RuntimeError("a bug")
+        return 0
+
+    monkeypatch.setattr(svtk.cli, "run", crash)
+    cmds = [Command(tmp_path / "boom.log", ["boom"]), Command(tmp_path / "ok.log", ["ok"])]
+    assert [r.rc for r in run_batch(cmds, jobs=1)] == [1, 0]
+    assert "RuntimeError: a bug" in (tmp_path / "boom.log").read_text()
+
+
+def test_a_worker_that_dies_fails_its_command_and_the_others_go_on(tmp_path, monkeypatch):
+    def die(argv):
+        if argv[0] == "die":
+            os._exit(9)  # as a segfault in C would: no exception, no result
+        return 0
+
+    monkeypatch.setattr(svtk.cli, "run", die)
+    cmds = [Command(tmp_path / f"{n}.log", [n]) for n in ("ok1", "die", "ok2", "ok3")]
+    assert [r.rc for r in run_batch(cmds, jobs=2)] == [0, 9, 0, 0]
