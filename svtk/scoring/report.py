@@ -385,7 +385,7 @@ def write_report(exp_dir: str | Path, compare: str | Path | None = None,
 
     ``confusion_plots=False`` skips the confusion-matrix PNGs (one per closed-set task and
     decode run; the slowest part for a large grid of runs)."""
-    from svtk.scoring.plots import plot_compare, plot_confusion, plot_training
+    from svtk.scoring.plots import plot_compare, plot_confusions, plot_training
     from svtk.stage import atomic_write_json, atomic_write_text
 
     exp = Path(exp_dir)
@@ -420,6 +420,7 @@ def write_report(exp_dir: str | Path, compare: str | Path | None = None,
         "",
     ]
     tables = task_tables(runs)
+    confusions: list[dict] = []  # drawn side by side once the tables are written
     for task, entry in tables.items():
         lines += [f"## {task} ({METRIC_NAMES.get(entry['metric'], entry['metric'])})", ""]
         lines += _table(entry["header"], entry["rows"]) + [""]
@@ -431,11 +432,12 @@ def write_report(exp_dir: str | Path, compare: str | Path | None = None,
                     continue
                 c = json.loads(cm.read_text())
                 name = f"confusion_{run.tag}_{run.split}_{task}.png"
-                plot_confusion(c["rows"], c["cols"], c["matrix"], plots / name,
-                               title=f"{task} — {run.tag}/{run.split}")
+                confusions.append(dict(rows=c["rows"], cols=c["cols"], matrix=c["matrix"],
+                                       path=plots / name, title=f"{task} — {run.tag}/{run.split}"))
                 links.append(f"[{run.tag}/{run.split}]({rel}/{name})")
             if links:
                 lines += ["Confusion matrices: " + ", ".join(links), ""]
+    plot_confusions(confusions)
     comp = comparisons(runs)
     if comp:
         lines += ["## Decoding comparisons", "",
