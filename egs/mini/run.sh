@@ -110,21 +110,20 @@ on_latents() {
   echo "--set data.train_cuts=$cache/train.jsonl.gz --set data.valid_cuts=$cache/dev.jsonl.gz"
 }
 
-# Stages 8-10 are one chain (each phase starts from the last); stage 11 trains beside it.
-curriculum() {
-  local n=8 phase
-  for phase in phase1 phase2a phase2b; do
-    if [ $stage -le $n ] && [ $stop_stage -ge $n ]; then
-      svtk train --config $train_config --phase $phase --exp-dir $exp $(on_latents)
-    fi
-    n=$((n + 1))
-  done
-}
-if [ $stage -le 10 ] && [ $stop_stage -ge 8 ]; then
+# Stages 8-10 are one chain (each phase starts from the last), trained by one svtk train
+# (one start-up, the same weights as three); stage 11 trains beside it.
+phases=()
+n=8
+for phase in phase1 phase2a phase2b; do
+  [ $stage -le $n ] && [ $stop_stage -ge $n ] && phases+=(--phase $phase)
+  n=$((n + 1))
+done
+if [ ${#phases[@]} -gt 0 ]; then
   [ $stage -le 8 ] && stage_banner 8 "curriculum phase 1: downsampler + layer mix on ASR"
   [ $stage -le 9 ] && [ $stop_stage -ge 9 ] && stage_banner 9 "curriculum phase 2a: + LoRA, ASR only"
   [ $stop_stage -ge 10 ] && stage_banner 10 "curriculum phase 2b: + LoRA, all tasks mixed"
-  job $exp/log/curriculum.log curriculum
+  job $exp/log/curriculum.log \
+    svtk train --config $train_config "${phases[@]}" --exp-dir $exp $(on_latents)
 fi
 
 if [ $stage -le 11 ] && [ $stop_stage -ge 11 ]; then
