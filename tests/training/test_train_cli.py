@@ -45,3 +45,23 @@ def test_cli_trains_skips_and_overrides(toy_cuts, tmp_path, capsys):
     assert "no phase 'nope'" in capsys.readouterr().err
     saved = yaml.safe_load((exp / "phase1" / "config.yaml").read_text())
     assert saved["phases"]["phase1"]["lr"] == 0.01
+
+
+def test_cli_trains_a_chain_of_phases_like_one_call_each(toy_cuts, tmp_path, capsys):
+    from safetensors.torch import load_file
+
+    conf = _config(toy_cuts, tmp_path)
+    chain = ["--phase", "phase1", "--phase", "phase2"]
+    assert run(["train", "--config", str(conf), "--phase", "phase1", "--phase", "nope",
+                "--exp-dir", str(tmp_path / "bad")]) == 2  # refused before phase1 trains
+    assert "no phase 'nope'" in capsys.readouterr().err and not (tmp_path / "bad" / "phase1").exists()
+    assert run(["train", "--config", str(conf), *chain, "--exp-dir", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert "phase1: 4 steps" in out and "phase2: 4 steps" in out
+    for phase in ("phase1", "phase2"):
+        assert run(["train", "--config", str(conf), "--phase", phase,
+                    "--exp-dir", str(tmp_path / "b")]) == 0
+    for phase in ("phase1", "phase2"):
+        a = load_file(str(tmp_path / "a" / phase / "model.safetensors"))
+        b = load_file(str(tmp_path / "b" / phase / "model.safetensors"))
+        assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a), phase
