@@ -71,15 +71,19 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   svtk data tasks --config $tasks_config --data-dir $data
 fi
 
+# Stages 3 and 4 are independent: they run side by side.
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   stage_banner 3 "fbank of the ASR cuts (CTC pre-training reads it, not the audio)"
-  svtk data fbank --data-dir $data/tasks --split train --split dev --out-dir $data/fbank --tasks asr
+  job exp/log/fbank.log \
+    svtk data fbank --data-dir $data/tasks --split train --split dev --out-dir $data/fbank --tasks asr
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   stage_banner 4 "tokenizer: sentencepiece on the task texts"
-  svtk model train-tokenizer --cuts $data/tasks/train.jsonl.gz --out-dir exp/tokenizer --vocab-size 500
+  job exp/log/tokenizer.log \
+    svtk model train-tokenizer --cuts $data/tasks/train.jsonl.gz --out-dir exp/tokenizer --vocab-size 500
 fi
+run_jobs
 
 # Stages 5 and 6 are independent: they train side by side.
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
