@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import queue
 import shlex
 import sys
 import time
@@ -122,53 +121,62 @@ def run_batch(commands: list[Command], jobs: int = 2, threads: int = 1) -> list[
     if jobs <= 1 or len(commands) <= 1:
         _init_worker(threads)
         return [run_command(c) for c in commands]
+    from multiprocessing.connection import wait
+
     ctx = multiprocessing.get_context("fork")  # the workers inherit the parsed CLI, nothing heavy
-    todo, done = ctx.Queue(), ctx.Queue()
+    todo = ctx.Queue()
     n = min(jobs, len(commands))
     for item in enumerate(commands):
         todo.put(item)
     for _ in range(n):
         todo.put(None)
-    workers = [ctx.Process(target=_worker, args=(todo, done, threads), daemon=False)
-               for _ in range(n)]
-    for w in workers:
+    # the command each worker started last, written before it starts
+    started = ctx.Array("i", [-1] * n, lock=False)
+    readers: dict = {}  # a pipe per worker (sent synchronously; EOF once it exits or dies)
+    workers = []
+    for k in range(n):
+        reader, writer = ctx.Pipe(duplex=False)
+        w = ctx.Process(target=_worker, args=(k, todo, writer, started, threads), daemon=False)
         w.start()
-    running: dict[int, int] = {}  # worker pid -> index of the command it runs
+        writer.close()  # before the next fork: only worker k holds it, so its end is our EOF
+        readers[reader] = k
+        workers.append(w)
     results: dict[int, Result] = {}
     try:
-        while len(results) < len(commands):
-            try:
-                kind, i, pid, result = done.get(timeout=1.0)
-            except queue.Empty:
-                for w in workers:  # a worker that died mid-command: that command failed
-                    if not w.is_alive() and w.pid in running:
-                        i = running.pop(w.pid)
-                        results[i] = Result(commands[i], w.exitcode or 1, float("nan"))
-                        log.info("FAILED (worker died, exit %s): %s", w.exitcode, commands[i].log)
-                if all(not w.is_alive() for w in workers) and len(results) < len(commands):
-                    raise RuntimeError("svtk batch: every worker died") from None
-                continue
-            if kind == "start":
-                running[pid] = i
-                continue
-            running.pop(pid, None)
-            results[i] = result
-            log.info("%s (exit %d, %.1f s): %s", "done" if result.rc == 0 else "FAILED",
-                     result.rc, result.seconds, result.command.log)
+        while readers:
+            for reader in wait(list(readers)):
+                k = readers[reader]
+                try:
+                    i, result = reader.recv()
+                except EOFError:  # worker k is gone: if mid-command (a crash in C), it failed
+                    del readers[reader]
+                    workers[k].join()
+                    i = started[k]
+                    if i >= 0 and i not in results:
+                        code = workers[k].exitcode
+                        results[i] = Result(commands[i], abs(code or 1), float("nan"))
+                        log.info("FAILED (worker died, exit %s): %s", code, commands[i].log)
+                    continue
+                results[i] = result
+                log.info("%s (exit %d, %.1f s): %s", "done" if result.rc == 0 else "FAILED",
+                         result.rc, result.seconds, result.command.log)
     finally:
         for w in workers:
-            if w.is_alive() and len(results) < len(commands):
+            if w.is_alive():
                 w.terminate()
             w.join()
+    missing = [c.line() for i, c in enumerate(commands) if i not in results]
+    if missing:
+        raise RuntimeError(f"svtk batch: the workers died before running {missing}")
     return [results[i] for i in range(len(commands))]
 
 
-def _worker(todo, done, threads: int) -> None:
+def _worker(k: int, todo, out, started, threads: int) -> None:
     _init_worker(threads)
     while (item := todo.get()) is not None:
         i, command = item
-        done.put(("start", i, os.getpid(), None))
-        done.put(("done", i, os.getpid(), run_command(command)))
+        started[k] = i
+        out.send((i, run_command(command)))
 
 
 def tail(path: Path, lines: int = 30) -> str:

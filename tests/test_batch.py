@@ -78,3 +78,35 @@ def test_a_worker_that_dies_fails_its_command_and_the_others_go_on(tmp_path, mon
     monkeypatch.setattr(svtk.cli, "run", die)
     cmds = [Command(tmp_path / f"{n}.log", [n]) for n in ("ok1", "die", "ok2", "ok3")]
     assert [r.rc for r in run_batch(cmds, jobs=2)] == [0, 9, 0, 0]
+
+
+def test_a_terminated_batch_takes_its_workers_with_it(tmp_path):
+    """bin/jobs.sh stops a batch by signalling its process group (Ctrl-C, kill): the workers,
+    in the same group, stop too, and no command runs on."""
+    import signal
+    import subprocess
+    import time
+
+    marker = tmp_path / "ran_on"
+    script = tmp_path / "batch.py"
+    script.write_text(f"""
+import time
+import svtk.cli
+from svtk.batch import Command, run_batch
+
+def slow(argv):
+    time.sleep(3)
+    open({str(marker)!r}, "a").write(argv[0])
+    return 0
+
+svtk.cli.run = slow
+run_batch([Command(__import__("pathlib").Path({str(tmp_path)!r}) / f"{{i}}.log", [str(i)])
+           for i in range(4)], jobs=2)
+""")
+    p = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
+    time.sleep(1.5)  # the two workers are in their first command
+    os.killpg(p.pid, signal.SIGTERM)
+    p.wait(timeout=10)
+    time.sleep(3.5)
+    assert not marker.exists()
+    assert subprocess.run(["pgrep", "-f", str(script)], capture_output=True).stdout == b""
