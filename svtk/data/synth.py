@@ -476,7 +476,7 @@ def synthesize(cfg: SynthConfig, out_dir: str | Path, workers: int = 2, force: b
     with (concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
           tempfile.TemporaryDirectory(prefix="svtk-synth-batched-") as batched_dir):
         # festival first, many sentences per process (one per chunk and voice: 0.36 s of start-up
-        # for ~3 sentences, ~40 % of the rendering time of egs/mini's corpus)
+        # for ~3 sentences; egs/mini's 2 h took 132.7 s that way, 68.3 s this way)
         batches = batched_raws(items, Path(batched_dir))
         voices = all_voices()
         for _ in progress(pool.map(synthesize_batch, batches, [voices] * len(batches)),
