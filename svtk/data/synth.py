@@ -42,7 +42,6 @@ from typing import Any
 from svtk.data import grammar
 from svtk.data.manifests import manifest_path, save_manifest
 from svtk.data.voices import (
-    ENGINES,
     ESPEAK_ACCENTS,
     ESPEAK_VARIANTS,
     FESTIVAL_VOICES,
@@ -54,6 +53,7 @@ from svtk.data.voices import (
     Segment,
     Voice,
     all_voices,
+    batch_size,
     engine_batches,
     mix,
     nonspeech_command,
@@ -342,7 +342,7 @@ def render_chunk(items: list[Item], out_dir: Path, cfg: SynthConfig,
         raw_of: dict[tuple[str, int], Path] = {}
         for it in items:
             for j, seg in enumerate(it.segments):
-                if batched_dir is not None and ENGINES[voices[seg.voice].engine].batch > 0:
+                if batched_dir is not None and batch_size(voices[seg.voice]) > 0:
                     raw_of[it.id, j] = raw_path(batched_dir, it, j)
                 else:
                     raw_of[it.id, j] = raw_path(tmp, it, j)

@@ -244,17 +244,22 @@ def synthesize_batch(segments: list[tuple[Segment, Path]], voices: dict[str, Voi
         ENGINES[voice.engine].synthesize(voice, jobs)
 
 
+def batch_size(voice: Voice) -> int:
+    """Sentences per process of the voice's engine (``Engine.batch``; 0: it does not batch)."""
+    return ENGINES[voice.engine].batch
+
+
 def engine_batches(segments: list[tuple[Segment, Path]], voices: dict[str, Voice]
                    ) -> list[list[tuple[Segment, Path]]]:
     """The segments of batching engines (``Engine.batch`` > 0), grouped by voice and cut into
-    batches of at most ``batch``, the slowest first (a worker pool then finishes evenly)."""
+    batches of at most ``batch``, the most text first (a worker pool then finishes evenly)."""
     by_voice: dict[str, list[tuple[Segment, Path]]] = {}
     for seg, raw in segments:
-        if ENGINES[voices[seg.voice].engine].batch > 0:
+        if batch_size(voices[seg.voice]) > 0:
             by_voice.setdefault(seg.voice, []).append((seg, raw))
     batches = []
     for vid, jobs in by_voice.items():
-        size = ENGINES[voices[vid].engine].batch
+        size = batch_size(voices[vid])
         batches += [jobs[i:i + size] for i in range(0, len(jobs), size)]
     return sorted(batches, key=lambda b: -sum(len(seg.text) for seg, _ in b))
 
