@@ -53,8 +53,6 @@ def test_commands_run_in_workers_with_their_output_in_their_logs(tmp_path, monke
         assert f"c{i} to stderr" in lines and f"c{i} from a child process" in lines
         pids.add(lines[0].split()[1])
     assert len(pids) <= 2 and str(os.getpid()) not in {p.split("=")[1] for p in pids}
-    # this process's own stdout / stderr were given back
-    print("still here")
 
 
 def test_a_crashing_command_is_a_failure_not_the_end_of_the_batch(tmp_path, monkeypatch):
