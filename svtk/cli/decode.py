@@ -89,7 +89,7 @@ def decode(
     # another phase or checkpoint of the same experiment is another decode dir, not a clash
     tag = tag or "_".join([default_tag] + ([phase] if phase else []) +
                           ([_checkpoint_name(checkpoint)] if checkpoint else []))
-    model, ckpt = load_speechlm(exp_dir, checkpoint, device, phase=phase)
+    model, ckpt = load_speechlm(exp_dir, checkpoint, device, phase=phase, merge_lora=True)
     for s, path in inputs.items():  # one model load for every split (imports dominate a small one)
         decode_split(model, path, exp_dir / "decode" / tag / s, opts, split=s, checkpoint=ckpt,
                      force=force)

@@ -40,7 +40,7 @@ def infer(
     from svtk.decoding.loading import load_speechlm
 
     opts = DecodeConfig(beam=beam, constrained=constrained, joint=joint, max_new_tokens=max_new_tokens)
-    model, _ = load_speechlm(exp_dir, checkpoint, device)
+    model, _ = load_speechlm(exp_dir, checkpoint, device, merge_lora=True)
     rec = infer_file(model, audio, task=task, prompt=prompt, opts=opts)
     typer.echo(json.dumps(rec, ensure_ascii=False) if as_json else rec["hyp"])
 

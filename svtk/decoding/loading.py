@@ -92,8 +92,11 @@ def resolve_checkpoint(exp_dir: str | Path, checkpoint: str | Path | None = None
 
 
 def load_speechlm(src: str | Path, checkpoint: str | Path | None = None, device: str = "cpu",
-                 phase: str | None = None):
-    """(model, checkpoint path or None) from an experiment dir, a phase dir or an export."""
+                 phase: str | None = None, merge_lora: bool = False):
+    """(model, checkpoint path or None) from an experiment dir, a phase dir or an export.
+
+    ``merge_lora``: fold the LoRA adapters into the LLM's weights (decoding only; see
+    :meth:`svtk.models.llm.LLMAdapter.merge_lora`)."""
     from safetensors.torch import load_file
 
     model_dir = resolve_model_dir(src, phase)
@@ -118,7 +121,10 @@ def load_speechlm(src: str | Path, checkpoint: str | Path | None = None, device:
         ckpt = resolve_checkpoint(model_dir, checkpoint)
     if ckpt is not None:
         load_trained(model, load_file(str(ckpt)), str(ckpt), untrained_groups(cfg_path))
-    return model.to(device).eval(), ckpt
+    model = model.to(device).eval()
+    if merge_lora:
+        model.llm.merge_lora()
+    return model, ckpt
 
 
 def _identity_adapters(model, keys: list[str]) -> bool:

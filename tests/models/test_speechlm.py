@@ -249,3 +249,41 @@ def test_ctc_scores_need_a_ctc_head(model, task_cuts):
 
     with pytest.raises(UserError, match="CTC head"):
         model.prefix_and_ctc(model.collate(task_cuts[:2]))
+
+
+@pytest.mark.parametrize("llm", ["t5", "llama"])
+def test_merged_lora_decodes_like_the_adapters(model_root, task_cuts, llm):
+    """``merge_lora`` (decoding) folds trained, non-zero adapters into the weights: the same
+    next-token log-probabilities and greedy outputs, no adapter left acting."""
+    from svtk.decoding.incremental import make_decoder
+    from svtk.decoding.search import greedy_search
+
+    torch.manual_seed(0)
+    m = SpeechLM.from_config(tiny_model_config(model_root, encoder="native", llm=llm)).eval()
+    with torch.no_grad():
+        for p in m.parameter_groups()["lora"]:
+            p.normal_(0, 0.3)  # PEFT starts B at zero: make every adapter change the function
+    batch = m.collate(task_cuts)
+    tok = m.tokenizer
+
+    def decode():
+        dec = make_decoder(m.llm_kind, m.llm.model)
+        with torch.no_grad():
+            embeds, mask = m.prefix(batch)
+            _, logp = dec.start(embeds, mask)
+            out = greedy_search(dec, embeds, mask, max_new_tokens=6, eos_id=tok.eos_id,
+                                pad_id=tok.pad_id)
+        return logp, out.sequences
+
+    logp, seqs = decode()
+    assert m.llm.merge_lora()
+    merged_logp, merged_seqs = decode()
+    torch.testing.assert_close(merged_logp, logp, atol=1e-4, rtol=1e-4)
+    assert merged_seqs == seqs
+    lora = [mod for mod in m.llm.model.modules() if hasattr(mod, "merged") and hasattr(mod, "lora_A")]
+    assert lora and all(mod.merged for mod in lora)
+    # unmerged, the adapters made a difference (the test above is not vacuous)
+    m.llm.model.unmerge_adapter()
+    with m.llm.model.disable_adapter(), torch.no_grad():
+        _, plain = make_decoder(m.llm_kind, m.llm.model).start(*m.prefix(batch))
+    assert (plain - logp).abs().max() > 1e-2
