@@ -12,7 +12,7 @@
 #   4  sentencepiece tokenizer on the task texts           [svtk model train-tokenizer]
 #   5  pre-train the speech encoder with CTC               [svtk train --phase encoder_ctc]
 #   6  pre-train the text LLM on the task texts            [svtk train --phase text_lm]
-#   7  cache the frozen encoder's latents                  [svtk latents extract]
+#   7  cache the frozen encoder's latents (every split)   [svtk latents extract]
 #   8  curriculum phase 1: downsampler + layer mix, ASR    [svtk train --phase phase1]
 #   9  curriculum phase 2a: + LoRA, ASR                    [svtk train --phase phase2a]
 #  10  curriculum phase 2b: + LoRA, all tasks mixed        [svtk train --phase phase2b]
@@ -102,15 +102,19 @@ run_jobs
 
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
   stage_banner 7 "cache the frozen encoder's latents"
-  # one split after the other (train wants every core), one start-up (~15 s of imports)
+  # one split after the other (train wants every core), one start-up (~15 s of imports).
+  # The test splits too: a recording carries ~7 task cuts and is decoded by several runs of
+  # stage 12, which would otherwise encode it again each time
   svtk latents extract --config $model_config --data-dir $data/tasks --split train --split dev \
+    --split test_seen --split test_unseen --split test_heldout_ic --split test_seen_joint \
     --out-dir $data/latents
 fi
 
-# The curriculum phases read the cached latents; the encoder tag names the cache.
+# Training and decoding read the cached latents; the encoder tag names the cache.
+latents_dir() { echo $data/latents/$(svtk latents tag --config $model_config); }
 on_latents() {
   local cache
-  cache=$data/latents/$(svtk latents tag --config $model_config)
+  cache=$(latents_dir)
   echo "--set data.train_cuts=$cache/train.jsonl.gz --set data.valid_cuts=$cache/dev.jsonl.gz"
 }
 
@@ -138,13 +142,15 @@ fi
 run_jobs
 
 # Every decode is independent of the others: they run $nj at a time, in svtk batch workers.
+# They read the test splits' cached latents (stage 7): the same hypotheses as from the audio.
 decode() {  # decode LOG_NAME EXP_DIR "SPLIT..." OPTIONS...  (several splits: one model load)
   local name=$1 dir=$2 split splits=()
   for split in $3; do splits+=(--split "$split"); done
   shift 3
   job $dir/log/decode.$name.log svtk decode --config $decode_config --exp-dir $dir \
-    --data-dir $data/tasks "${splits[@]}" "$@"
+    --data-dir $decode_data "${splits[@]}" "$@"
 }
+[ $stage -le 13 ] && [ $stop_stage -ge 12 ] && decode_data=$(latents_dir)
 
 if [ $stage -le 12 ] && [ $stop_stage -ge 12 ]; then
   stage_banner 12 "decode"

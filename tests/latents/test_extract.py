@@ -103,6 +103,31 @@ def test_collate_from_latents_equals_audio(tmp_path, model_root, cuts_file, task
     assert torch.equal(out_lat.num_tokens, out_audio.num_tokens)
 
 
+@pytest.mark.parametrize("llm", ["t5", "llama"])
+def test_decoding_from_latents_equals_audio(tmp_path, model_root, cuts_file, task_cuts, llm):
+    """egs/mini decodes its test splits from the cache: what the search reads (the prefix and
+    the first next-token log-probabilities) equals the audio path's, and so do the records."""
+    from svtk.decoding.driver import DecodeConfig, decode_cuts
+    from svtk.decoding.incremental import make_decoder
+
+    torch.manual_seed(0)
+    cfg = tiny_model_config(model_root, encoder="native", llm=llm, layer="weighted")
+    model = SpeechLM.from_config(cfg).eval()
+    cached = load_manifest(extract_latents(cfg, cuts_file, tmp_path / "lat", "train", dtype="fp32"))
+    b_lat, b_audio = model.collate(cached), model.collate(task_cuts)
+    assert b_lat.latents is not None and b_audio.latents is None
+    dec = make_decoder(model.llm_kind, model.llm.model)
+    with torch.no_grad():
+        (e_lat, m_lat), (e_audio, m_audio) = model.prefix(b_lat), model.prefix(b_audio)
+        logp_lat, logp_audio = dec.start(e_lat, m_lat)[1], dec.start(e_audio, m_audio)[1]
+    assert torch.equal(m_lat, m_audio)
+    torch.testing.assert_close(e_lat, e_audio, atol=1e-5, rtol=1e-5)
+    assert (e_audio[:, :4] - e_audio[:1, :4]).abs().max() > 1e-3  # the audio tokens differ
+    torch.testing.assert_close(logp_lat, logp_audio, atol=1e-5, rtol=1e-5)
+    opts = DecodeConfig(max_new_tokens=8, constrained=True, batch_size=4)
+    assert list(decode_cuts(model, cached, opts)) == list(decode_cuts(model, task_cuts, opts))
+
+
 def test_cache_keyed_by_encoder(tmp_path, model_root, cuts_file):
     enc_a = tiny_native(tmp_path / "enc", seed=1)
     cfg = tiny_model_config(model_root, encoder="native", llm="t5")
