@@ -24,6 +24,7 @@ Usage::
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from pathlib import Path
@@ -62,9 +63,10 @@ def compute_fbank(cuts_path: str | Path, out_dir: str | Path, split: str,
                   max_batch: int = 32, force: bool = False) -> Path:
     """Compute and store the fbank of every recording in ``cuts_path`` (of the cuts of ``tasks``
     only, when given: what a pre-training phase reads); returns the written cuts path."""
-    from lhotse import CutSet, load_manifest_lazy
+    from lhotse import Recording
     from lhotse.array import Array, TemporalArray
 
+    from svtk.data.manifests import read_cut_dicts, write_cut_dicts_with
     from svtk.latents.extract import duration_batches, recording_audio
     from svtk.latents.storage import STORAGE_TYPE, NpyChunkyWriter
     from svtk.logging import progress
@@ -87,13 +89,16 @@ def compute_fbank(cuts_path: str | Path, out_dir: str | Path, split: str,
     start = time.perf_counter()
     fbank = log_mel(sample_rate, num_mel_bins)
     # one pass over the manifest; the selected cuts are held (a pre-training subset)
-    cuts = [c for c in load_manifest_lazy(cuts_path)
-            if not tasks or (c.custom or {}).get("task") in tasks]
+    # (as plain dicts: the output is the input plus two custom fields; svtk.data.manifests)
+    cuts = [row for row in read_cut_dicts(cuts_path)
+            if not tasks or (row.get("custom") or {}).get("task") in tasks]
     recordings: dict[str, object] = {}
-    for cut in cuts:
-        if not cut.has_recording:
-            raise UserError(f"cut {cut.id} has no recording; fbank needs audio")
-        recordings.setdefault(cut.recording.id, cut.recording)
+    for row in cuts:
+        if row.get("recording") is None:
+            raise UserError(f"cut {row.get('id')} has no recording; fbank needs audio")
+        rid = row["recording"]["id"]
+        if rid not in recordings:
+            recordings[rid] = Recording.from_dict(copy.deepcopy(row["recording"]))  # it pops keys
     if not recordings:
         raise UserError(f"{cuts_path}: no cuts of tasks {tasks}")
     arrays: dict[str, TemporalArray] = {}
@@ -114,14 +119,8 @@ def compute_fbank(cuts_path: str | Path, out_dir: str | Path, split: str,
                                 storage_key=key, shape=list(value.shape)),
                     temporal_dim=0, frame_shift=FRAME_SHIFT, start=0.0)
                 audio_seconds += rec.duration
-    n_cuts = 0
-    with atomic_path(out_cuts) as tmp_cuts, CutSet.open_writer(tmp_cuts) as w:
-        for cut in cuts:
-            cut.custom = dict(cut.custom or {})
-            cut.custom[FBANK_FIELD] = arrays[cut.recording.id]
-            cut.custom[FBANK_CONFIG_FIELD] = config
-            w.write(cut)
-            n_cuts += 1
+    n_cuts = write_cut_dicts_with(cuts, out_cuts, lambda row: {
+        FBANK_FIELD: arrays[row["recording"]["id"]], FBANK_CONFIG_FIELD: config})
     wall = time.perf_counter() - start
     log.info("fbank %s: %d cuts, %d recordings, %.1f s of audio -> %s (%.0fx real time)", split,
              n_cuts, len(recordings), audio_seconds, out_dir, audio_seconds / max(wall, 1e-9))
