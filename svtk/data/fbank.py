@@ -24,7 +24,6 @@ Usage::
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from pathlib import Path
@@ -63,10 +62,9 @@ def compute_fbank(cuts_path: str | Path, out_dir: str | Path, split: str,
                   max_batch: int = 32, force: bool = False) -> Path:
     """Compute and store the fbank of every recording in ``cuts_path`` (of the cuts of ``tasks``
     only, when given: what a pre-training phase reads); returns the written cuts path."""
-    from lhotse import Recording
     from lhotse.array import Array, TemporalArray
 
-    from svtk.data.manifests import read_cut_dicts, write_cut_dicts_with
+    from svtk.data.manifests import read_cut_dicts, recordings_of, write_cut_dicts_with
     from svtk.latents.extract import duration_batches, recording_audio
     from svtk.latents.storage import STORAGE_TYPE, NpyChunkyWriter
     from svtk.logging import progress
@@ -92,13 +90,7 @@ def compute_fbank(cuts_path: str | Path, out_dir: str | Path, split: str,
     # (as plain dicts: the output is the input plus two custom fields; svtk.data.manifests)
     cuts = [row for row in read_cut_dicts(cuts_path)
             if not tasks or (row.get("custom") or {}).get("task") in tasks]
-    recordings: dict[str, object] = {}
-    for row in cuts:
-        if row.get("recording") is None:
-            raise UserError(f"cut {row.get('id')} has no recording; fbank needs audio")
-        rid = row["recording"]["id"]
-        if rid not in recordings:
-            recordings[rid] = Recording.from_dict(copy.deepcopy(row["recording"]))  # it pops keys
+    recordings = recordings_of(cuts, needs="fbank needs")
     if not recordings:
         raise UserError(f"{cuts_path}: no cuts of tasks {tasks}")
     arrays: dict[str, TemporalArray] = {}

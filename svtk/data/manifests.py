@@ -181,6 +181,22 @@ def read_cut_dicts(path: str | Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def recordings_of(rows: list[dict], needs: str) -> dict[str, Any]:
+    """The distinct recordings of the cut dicts ``rows`` (:func:`read_cut_dicts`) as lhotse
+    ``Recording`` objects, by id, in first-seen order; a cut without one is a UserError naming
+    it (``needs``: who needs the audio, for the message). The rows are left as they were."""
+    from lhotse import Recording
+
+    recordings: dict[str, Any] = {}
+    for row in rows:
+        rec = row.get("recording")
+        if rec is None:
+            raise UserError(f"cut {row.get('id')} has no recording; {needs} audio")
+        if rec["id"] not in recordings:  # from_dict pops keys: give it a copy
+            recordings[rec["id"]] = Recording.from_dict(copy.deepcopy(rec))
+    return recordings
+
+
 def write_cut_dicts_with(rows: list[dict], path: str | Path,
                          extra: Callable[[dict], dict[str, Any]]) -> int:
     """Write the cut dicts ``rows`` (:func:`read_cut_dicts`) to ``path`` with the fields

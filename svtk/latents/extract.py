@@ -25,7 +25,6 @@ Usage::
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from dataclasses import dataclass
@@ -78,11 +77,10 @@ def extract_latents(model_cfg: ModelConfig, cuts_path: str | Path, out_root: str
                     split: str, dtype: str = "fp16", max_duration: float = 120.0,
                     max_batch: int = 32, device: str = "cpu", force: bool = False) -> Path:
     """Extract latents for the task cuts in ``cuts_path``; returns the written cuts path."""
-    from lhotse import Recording
     from lhotse.array import Array, TemporalArray
 
     from svtk.config import to_dict
-    from svtk.data.manifests import read_cut_dicts, write_cut_dicts_with
+    from svtk.data.manifests import read_cut_dicts, recordings_of, write_cut_dicts_with
     from svtk.latents.storage import STORAGE_TYPE, NpyChunkyWriter
     from svtk.latents.tag import encoder_files_fingerprint, encoder_tag
     from svtk.logging import progress
@@ -117,13 +115,7 @@ def extract_latents(model_cfg: ModelConfig, cuts_path: str | Path, out_root: str
     # output is the input plus two custom fields (lhotse's cut objects cost ~20 s more on
     # egs/mini's 40k train cuts, to load twice and serialise)
     rows = read_cut_dicts(cuts_path)
-    recordings: dict[str, object] = {}
-    for row in rows:
-        if row.get("recording") is None:
-            raise UserError(f"cut {row.get('id')} has no recording; latents need audio")
-        rid = row["recording"]["id"]
-        if rid not in recordings:
-            recordings[rid] = Recording.from_dict(copy.deepcopy(row["recording"]))  # it pops keys
+    recordings = recordings_of(rows, needs="latents need")
     frame_shift = 1.0 / encoder.frame_rate
     arrays: dict[str, TemporalArray] = {}
     batches = duration_batches(list(recordings.values()), max_duration, max_batch)

@@ -124,3 +124,16 @@ def test_cut_dicts_fall_back_to_lhotse_when_they_disagree(tmp_path, task_cuts, m
     assert "writing through lhotse" in caplog.text
     assert _lines(tmp_path / "out.jsonl.gz") == _lhotse_with(list(task_cuts),
                                                             lambda c: {"latent": _array(0)})
+
+
+def test_recordings_of_cut_dicts(tmp_path, task_cuts):
+    src = tmp_path / "in.jsonl.gz"
+    save_manifest(task_cuts, src)
+    rows = read_cut_dicts(src)
+    recs = manifests.recordings_of(rows, needs="this test needs")
+    assert list(recs) == list(dict.fromkeys(c.recording.id for c in task_cuts))
+    assert all(recs[c.recording.id] == c.recording for c in task_cuts)
+    assert read_cut_dicts(src) == rows  # lhotse's from_dict popped nothing from the rows
+    rows[1].pop("recording")
+    with pytest.raises(Exception, match=f"cut {rows[1]['id']} has no recording; this test needs audio"):
+        manifests.recordings_of(rows, needs="this test needs")
