@@ -64,7 +64,7 @@ def compute_fbank(cuts_path: str | Path, out_dir: str | Path, split: str,
     only, when given: what a pre-training phase reads); returns the written cuts path."""
     from lhotse.array import Array, TemporalArray
 
-    from svtk.data.manifests import read_cut_dicts, recordings_of, write_cut_dicts_with
+    from svtk.data.manifests import iter_cut_dicts, recordings_of, write_cut_dicts_with
     from svtk.latents.extract import duration_batches, recording_audio
     from svtk.latents.storage import STORAGE_TYPE, NpyChunkyWriter
     from svtk.logging import progress
@@ -88,7 +88,7 @@ def compute_fbank(cuts_path: str | Path, out_dir: str | Path, split: str,
     fbank = log_mel(sample_rate, num_mel_bins)
     # one pass over the manifest; the selected cuts are held (a pre-training subset)
     # (as plain dicts: the output is the input plus two custom fields; svtk.data.manifests)
-    cuts = [row for row in read_cut_dicts(cuts_path)
+    cuts = [row for row in iter_cut_dicts(cuts_path)
             if not tasks or (row.get("custom") or {}).get("task") in tasks]
     recordings = recordings_of(cuts, needs="fbank needs")
     if not recordings:

@@ -80,7 +80,7 @@ def extract_latents(model_cfg: ModelConfig, cuts_path: str | Path, out_root: str
     from lhotse.array import Array, TemporalArray
 
     from svtk.config import to_dict
-    from svtk.data.manifests import read_cut_dicts, recordings_of, write_cut_dicts_with
+    from svtk.data.manifests import iter_cut_dicts, recordings_of, write_cut_dicts_with
     from svtk.latents.storage import STORAGE_TYPE, NpyChunkyWriter
     from svtk.latents.tag import encoder_files_fingerprint, encoder_tag
     from svtk.logging import progress
@@ -111,11 +111,10 @@ def extract_latents(model_cfg: ModelConfig, cuts_path: str | Path, out_root: str
     start = time.perf_counter()
     encoder = build_encoder(enc_cfg).to(device).eval()
     mix = LayerMix(encoder.num_hidden_states, enc_cfg.layer)
-    # the cuts as plain dicts, read once: only their recordings become lhotse objects, and the
-    # output is the input plus two custom fields (lhotse's cut objects cost ~20 s more on
+    # the cuts as plain dicts, streamed twice: only their recordings become lhotse objects, and
+    # the output is the input plus two custom fields (lhotse's cut objects cost ~20 s more on
     # egs/mini's 40k train cuts, to load twice and serialise)
-    rows = read_cut_dicts(cuts_path)
-    recordings = recordings_of(rows, needs="latents need")
+    recordings = recordings_of(iter_cut_dicts(cuts_path), needs="latents need")
     frame_shift = 1.0 / encoder.frame_rate
     arrays: dict[str, TemporalArray] = {}
     batches = duration_batches(list(recordings.values()), max_duration, max_batch)
@@ -140,7 +139,7 @@ def extract_latents(model_cfg: ModelConfig, cuts_path: str | Path, out_root: str
                     temporal_dim=0, frame_shift=frame_shift, start=0.0)
                 stats.audio_seconds += rec.duration
             stats.recordings += len(batch)
-    stats.cuts = write_cut_dicts_with(rows, out_cuts, lambda row: {
+    stats.cuts = write_cut_dicts_with(iter_cut_dicts(cuts_path), out_cuts, lambda row: {
         "latent": arrays[row["recording"]["id"]], "latent_tag": tag})
     stats.bytes = storage.stat().st_size
     stats.wall_seconds = time.perf_counter() - start

@@ -14,8 +14,8 @@ from lhotse.supervision import AlignmentItem
 
 from svtk.data import manifests
 from svtk.data.manifests import (
+    iter_cut_dicts,
     manifest_dict,
-    read_cut_dicts,
     save_manifest,
     write_cut_dicts_with,
     write_jsonl,
@@ -99,7 +99,7 @@ def test_cut_dicts_with_custom_fields_equal_lhotse(tmp_path, varied):
     cuts = [c for c in varied if isinstance(c, MonoCut)]
     src = tmp_path / "in.jsonl.gz"
     save_manifest(CutSet.from_cuts(cuts), src)
-    rows = read_cut_dicts(src)
+    rows = list(iter_cut_dicts(src))
     assert [r["id"] for r in rows] == [c.id for c in cuts]
     out = tmp_path / "out.jsonl.gz"
     arrays = {c.id: _array(i) for i, c in enumerate(cuts)}
@@ -110,7 +110,7 @@ def test_cut_dicts_with_custom_fields_equal_lhotse(tmp_path, varied):
     assert any(c.custom is None for c in cuts)  # the key-order case: custom added last
     back = load_manifest(out)
     np.testing.assert_equal(back[cuts[0].id].custom["latent"].shape, [7, 5, 4])
-    assert read_cut_dicts(src) == rows  # the rows were not changed
+    assert list(iter_cut_dicts(src)) == rows  # the rows were not changed
 
 
 def test_cut_dicts_fall_back_to_lhotse_when_they_disagree(tmp_path, task_cuts, monkeypatch,
@@ -119,7 +119,7 @@ def test_cut_dicts_fall_back_to_lhotse_when_they_disagree(tmp_path, task_cuts, m
     save_manifest(task_cuts, src)
     monkeypatch.setattr(manifests, "_plain", lambda v: "not what lhotse writes")
     with caplog.at_level(logging.WARNING):
-        write_cut_dicts_with(read_cut_dicts(src), tmp_path / "out.jsonl.gz",
+        write_cut_dicts_with(list(iter_cut_dicts(src)), tmp_path / "out.jsonl.gz",
                              lambda row: {"latent": _array(0)})
     assert "writing through lhotse" in caplog.text
     assert _lines(tmp_path / "out.jsonl.gz") == _lhotse_with(list(task_cuts),
@@ -129,11 +129,11 @@ def test_cut_dicts_fall_back_to_lhotse_when_they_disagree(tmp_path, task_cuts, m
 def test_recordings_of_cut_dicts(tmp_path, task_cuts):
     src = tmp_path / "in.jsonl.gz"
     save_manifest(task_cuts, src)
-    rows = read_cut_dicts(src)
+    rows = list(iter_cut_dicts(src))
     recs = manifests.recordings_of(rows, needs="this test needs")
     assert list(recs) == list(dict.fromkeys(c.recording.id for c in task_cuts))
     assert all(recs[c.recording.id] == c.recording for c in task_cuts)
-    assert read_cut_dicts(src) == rows  # lhotse's from_dict popped nothing from the rows
+    assert list(iter_cut_dicts(src)) == rows  # lhotse's from_dict popped nothing from the rows
     rows[1].pop("recording")
     with pytest.raises(Exception, match=f"cut {rows[1]['id']} has no recording; this test needs audio"):
         manifests.recordings_of(rows, needs="this test needs")
