@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from lhotse.features.io import FeaturesReader, FeaturesWriter, register_reader, register_writer
 
+from svtk.errors import UserError
+
 STORAGE_TYPE = "svtk_npy_chunky"
 
 
@@ -59,7 +61,11 @@ class NpyChunkyReader(FeaturesReader):
              right_offset_frames: int | None = None) -> np.ndarray:
         with open(self.storage_path, "rb") as f:
             f.seek(int(key))
-            version = np.lib.format.read_magic(f)
+            try:
+                version = np.lib.format.read_magic(f)
+            except ValueError as e:
+                raise UserError(f"{self.storage_path}: no stored array at byte {key} ({e}). "
+                                f"{_RELATIVE_HINT}") from None
             read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                            else np.lib.format.read_array_header_2_0)
             shape, fortran, dtype = read_header(f)
@@ -75,11 +81,21 @@ class NpyChunkyReader(FeaturesReader):
 def load_cut_array(cut, field: str) -> np.ndarray:
     """The per-recording TemporalArray in ``cut.custom[field]`` as float32, sliced to the cut's
     span: a cut covering its whole recording reads every stored frame (exactly the frames the
-    recording gives), a shorter one the frames of its time span."""
+    recording gives), a shorter one the frames of its time span. An array whose shape is not
+    the one the manifest declares is an error (another storage file at the same path)."""
     arr = cut.custom[field]
     rec_dur = cut.recording.duration if cut.has_recording else None
-    if cut.start == 0 and rec_dur is not None and abs(cut.duration - rec_dur) < 1e-3:
-        data = arr.load()
-    else:
-        data = arr.load(start=cut.start, duration=cut.duration)
+    whole = cut.start == 0 and rec_dur is not None and abs(cut.duration - rec_dur) < 1e-3
+    data = arr.load() if whole else arr.load(start=cut.start, duration=cut.duration)
+    declared = tuple(arr.shape)
+    if data.shape[1:] != declared[1:] or data.shape[0] > declared[0] or (
+            whole and data.shape[0] != declared[0]):
+        raise UserError(f"cut {cut.id}: its {field} at byte {arr.array.storage_key} of "
+                        f"{arr.array.storage_path} has shape {tuple(data.shape)}, but the manifest "
+                        f"says {declared}. {_RELATIVE_HINT}")
     return np.asarray(data, dtype=np.float32)
+
+
+_RELATIVE_HINT = ("Storage paths are as the extracting command was given them: relative ones "
+                  "(egs recipes) resolve against the directory that command ran in; run from "
+                  "there, or the storage was overwritten since the manifest was written.")

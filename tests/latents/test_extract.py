@@ -33,6 +33,26 @@ def test_storage_round_trip_and_slicing(tmp_path):
     assert np.array_equal(r.read(ka, left_offset_frames=10, right_offset_frames=20), a[10:20])
 
 
+def test_storage_read_from_the_wrong_file_is_an_error(tmp_path, model_root, cuts_file):
+    """A storage path resolved against another directory finds another split's file: the shape
+    check and the header check say so, instead of returning another recording's frames."""
+    from svtk.errors import UserError
+
+    cfg = tiny_model_config(model_root, encoder="native", llm="t5")
+    cached = load_manifest(extract_latents(cfg, cuts_file, tmp_path / "lat", "train"))
+    cut = next(c for c in cached if c.custom["latent"].array.storage_key == "0")
+    load_latent(cut)  # fine where it was written
+    storage = cut.custom["latent"].array.storage_path
+    with NpyChunkyWriter(storage) as w:  # the same path now holds other arrays
+        w.write("other", np.zeros((3, 2), dtype=np.float16))
+        w.write("other2", np.zeros((4, 2), dtype=np.float16))
+    with pytest.raises(UserError, match="has shape .* but the manifest says"):
+        load_latent(cut)
+    odd = next(c for c in cached if c.custom["latent"].array.storage_key != "0")
+    with pytest.raises(UserError, match="no stored array at byte"):
+        load_latent(odd)
+
+
 def test_duration_batches():
     class R:
         def __init__(self, d):
