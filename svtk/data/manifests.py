@@ -116,7 +116,7 @@ def _mono_cut_dict(cut) -> dict:  # noqa: ANN001 - lhotse.MonoCut.to_dict
 def manifest_dict(item) -> dict:  # noqa: ANN001 - any lhotse manifest item
     """``item.to_dict()``, 2-3x faster for the cuts, recordings and supervisions svtk writes by
     the ten thousand (lhotse's ``to_dict`` deep-copies every leaf through ``dataclasses.asdict``:
-    13.5 s for egs/mini's 40k latent cuts). Other types go to ``to_dict``. :func:`write_jsonl`
+    13.5 s for egs/mini's 40k latent cuts). Other types go to ``to_dict``. :func:`save_manifest`
     checks the first item of every file against ``to_dict`` and falls back to it when a lhotse
     version serialises differently."""
     from lhotse import Recording, SupervisionSegment
@@ -148,25 +148,6 @@ def _write_dicts(dicts: Iterable[dict], path: str | Path) -> int:
                 gz.write((json.dumps(d, ensure_ascii=False) + "\n").encode())
                 n += 1
     return n
-
-
-def write_jsonl(items: Iterable, path: str | Path) -> int:
-    """Write lhotse manifest items as ``jsonl.gz`` (:func:`_write_dicts`: atomic and
-    byte-reproducible, where lhotse's own writers stamp the gzip header with the current time);
-    returns how many. Items go through :func:`manifest_dict`, checked against lhotse's
-    ``to_dict`` on the first one."""
-    import json
-
-    def dicts():
-        to_dict = manifest_dict
-        for i, item in enumerate(items):
-            if i == 0 and json.dumps(manifest_dict(item)) != json.dumps(item.to_dict()):
-                log.warning("%s: svtk's fast serialiser disagrees with this lhotse's to_dict on "
-                            "%s; writing with to_dict (slower)", path, type(item).__name__)
-                to_dict = type(item).to_dict
-            yield to_dict(item)
-
-    return _write_dicts(dicts(), path)
 
 
 def iter_cut_dicts(path: str | Path) -> Iterator[dict]:
@@ -240,7 +221,21 @@ def write_cut_dicts_with(rows: Iterable[dict], path: str | Path,
 
 
 def save_manifest(manifest, path: str | Path) -> Path:  # noqa: ANN001 - any lhotse manifest
-    """Write a lhotse manifest (a CutSet, RecordingSet, ...) with :func:`write_jsonl`."""
+    """Write a lhotse manifest (a CutSet, RecordingSet, ...) as ``jsonl.gz``
+    (:func:`_write_dicts`: atomic and byte-reproducible, where lhotse's own writers stamp the
+    gzip header with the current time). Items go through :func:`manifest_dict`, checked against
+    lhotse's ``to_dict`` on the first one."""
+    import json
+
+    def dicts():
+        to_dict = manifest_dict
+        for i, item in enumerate(manifest):
+            if i == 0 and json.dumps(manifest_dict(item)) != json.dumps(item.to_dict()):
+                log.warning("%s: svtk's fast serialiser disagrees with this lhotse's to_dict on "
+                            "%s; writing with to_dict (slower)", path, type(item).__name__)
+                to_dict = type(item).to_dict
+            yield to_dict(item)
+
     path = Path(path)
-    write_jsonl(manifest, path)
+    _write_dicts(dicts(), path)
     return path

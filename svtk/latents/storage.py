@@ -24,6 +24,10 @@ from lhotse.features.io import FeaturesReader, FeaturesWriter, register_reader, 
 from svtk.errors import UserError
 
 STORAGE_TYPE = "svtk_npy_chunky"
+# why a stored array may not be where its manifest says
+_RELATIVE_HINT = ("Storage paths are as the extracting command was given them: relative ones "
+                  "(egs recipes) resolve against the directory that command ran in; run from "
+                  "there, or the storage was overwritten since the manifest was written.")
 
 
 @register_writer
@@ -94,8 +98,3 @@ def load_cut_array(cut, field: str) -> np.ndarray:
                         f"{arr.array.storage_path} has shape {tuple(data.shape)}, but the manifest "
                         f"says {declared}. {_RELATIVE_HINT}")
     return np.asarray(data, dtype=np.float32)
-
-
-_RELATIVE_HINT = ("Storage paths are as the extracting command was given them: relative ones "
-                  "(egs recipes) resolve against the directory that command ran in; run from "
-                  "there, or the storage was overwritten since the manifest was written.")

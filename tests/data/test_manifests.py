@@ -18,7 +18,6 @@ from svtk.data.manifests import (
     manifest_dict,
     save_manifest,
     write_cut_dicts_with,
-    write_jsonl,
 )
 
 
@@ -67,20 +66,20 @@ def test_fast_serialiser_equals_lhotse(varied):
         assert json.dumps(manifest_dict(item)) == json.dumps(item.to_dict()), type(item).__name__
 
 
-def test_write_jsonl_writes_lhotse_lines_reproducibly(tmp_path, task_cuts):
+def test_save_manifest_writes_lhotse_lines_reproducibly(tmp_path, task_cuts):
     a, b = tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl.gz"
-    assert write_jsonl(task_cuts, a) == len(task_cuts)
+    assert save_manifest(task_cuts, a) == a
     save_manifest(task_cuts, b)
     assert a.read_bytes() == b.read_bytes()  # no time stamp in the gzip header
     assert _lines(a) == _lhotse_lines(task_cuts)
     assert list(load_manifest(a)) == list(task_cuts)
 
 
-def test_write_jsonl_falls_back_when_the_fast_path_disagrees(tmp_path, task_cuts, monkeypatch,
+def test_save_manifest_falls_back_when_the_fast_path_disagrees(tmp_path, task_cuts, monkeypatch,
                                                             caplog):
     monkeypatch.setattr(manifests, "manifest_dict", lambda item: {"wrong": True})
     with caplog.at_level(logging.WARNING):
-        write_jsonl(task_cuts, tmp_path / "c.jsonl.gz")
+        save_manifest(task_cuts, tmp_path / "c.jsonl.gz")
     assert "disagrees" in caplog.text
     assert _lines(tmp_path / "c.jsonl.gz") == _lhotse_lines(task_cuts)
 
