@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -20,6 +21,38 @@ def test_bank_sizes_and_disjointness(name):
     if get_task(name).labels is not None and name != "kws":
         assert bank.prompts("train", with_labels=True)  # some prompts list the candidates
         assert bank.prompts("unseen", with_labels=True)
+
+
+# Words of each task's unseen prompts that none of its training prompts uses: what makes the
+# unseen-prompt test a test of unseen wording (conf/prompts/README.md). A training prompt that
+# takes one up ("Jot down what you hear") would teach the held-out wording.
+UNSEEN_ONLY = {
+    "asr": "caption dictation jot plain heard exact",
+    "st": "interpret again only clip",
+    "ic": "map purpose candidates decide trying options",
+    "sf": "parse parameters structured named kind",
+    "kwe": "summarise highlight tag matter nothing",
+    "kws": "spot match quick appear heard",
+    "asc": "judge tone overall facts happy unhappy options",
+    "sc": "several options voice",
+    "ac": "dialect pronunciation guess describe options",
+    "sns": "transcriber talker present decide options",
+    "gender": "whoever talker guess describe options",
+    "style": "unusual speed volume class options",
+}
+
+
+def _words(prompt: str) -> set[str]:
+    return set(re.findall(r"[a-z]+", re.sub(r"\{[a-z_]+\}", " ", prompt.lower())))
+
+
+@pytest.mark.parametrize("name", sorted(UNSEEN_ONLY))
+def test_training_prompts_keep_off_the_unseen_wording(name):
+    bank = load_prompts(name)
+    held_out = set(UNSEEN_ONLY[name].split())
+    assert held_out <= set().union(*map(_words, bank.unseen))  # the list follows the bank
+    leaks = {p: sorted(_words(p) & held_out) for p in bank.train if _words(p) & held_out}
+    assert not leaks, f"training prompts use words of the unseen ones: {leaks}"
 
 
 def test_required_fields_are_in_every_prompt():
