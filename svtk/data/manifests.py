@@ -210,11 +210,15 @@ def write_cut_dicts_with(rows: Iterable[dict], path: str | Path,
     def lines():
         convert = fast
         for i, d in enumerate(rows):
-            if i == 0 and json.dumps(a := fast(d)) != json.dumps(b := slow(d)):
-                log.warning("%s: adding custom fields to the cut dicts disagrees with this "
-                            "lhotse's round trip (%s vs %s); writing through lhotse (slower)",
-                            path, a, b)
-                convert = slow
+            if i == 0:
+                a, b = fast(d), slow(d)
+                if json.dumps(a) != json.dumps(b):
+                    log.warning("%s: adding custom fields to the cut dicts disagrees with this "
+                                "lhotse's round trip (%s vs %s); writing through lhotse (slower)",
+                                path, a, b)
+                    convert = slow
+                yield b
+                continue
             yield convert(d)
 
     return _write_dicts(lines(), path)
@@ -230,10 +234,14 @@ def save_manifest(manifest, path: str | Path) -> Path:  # noqa: ANN001 - any lho
     def dicts():
         to_dict = manifest_dict
         for i, item in enumerate(manifest):
-            if i == 0 and json.dumps(manifest_dict(item)) != json.dumps(item.to_dict()):
-                log.warning("%s: svtk's fast serialiser disagrees with this lhotse's to_dict on "
-                            "%s; writing with to_dict (slower)", path, type(item).__name__)
-                to_dict = type(item).to_dict
+            if i == 0:
+                reference = item.to_dict()
+                if json.dumps(manifest_dict(item)) != json.dumps(reference):
+                    log.warning("%s: svtk's fast serialiser disagrees with this lhotse's to_dict "
+                                "on %s; writing with to_dict (slower)", path, type(item).__name__)
+                    to_dict = type(item).to_dict
+                yield reference
+                continue
             yield to_dict(item)
 
     path = Path(path)
