@@ -124,7 +124,7 @@ class NativeEncoderConfig:
     num_layers: int = 4
     num_heads: int = 4
     ff_mult: int = 4
-    # Depthwise conv kernel of the conformer convolution module.
+    # Depthwise conv kernel of the conformer convolution module (odd: "same" padding).
     conv_kernel: int = 15
     dropout: float = 0.1
     # Conv1d subsampling: each stride-2 layer halves the 100 Hz fbank rate (2 layers = 25 Hz).
@@ -145,3 +145,7 @@ class NativeEncoderConfig:
     # Self-attention over at most this many frames on each side of a frame (0: the whole
     # utterance): local context only, so the encoder cannot learn whole sentences by heart.
     attention_window: int = 0
+
+    def __post_init__(self) -> None:
+        if self.conv_kernel % 2 != 1:
+            raise ValueError(f"conv_kernel must be odd (same-length depthwise conv), got {self.conv_kernel}")

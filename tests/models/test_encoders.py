@@ -208,3 +208,31 @@ def test_native_attention_window_limits_context_only():
         # padding invariance holds with the window: item 1 alone gives the same frames
         one = enc.encode(feats[1:, :31], lens[1:])
         assert torch.allclose(a.hidden_states[-1][1, :31], one.hidden_states[-1][0], atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 15])
+def test_native_depthwise_conv_equals_conv1d(kernel):
+    """The CPU depthwise conv of the conformer module (channels-last conv2d, shifted sums for
+    the weight gradient) gives nn.Conv1d's output and gradients, also when T < kernel."""
+    from torch import nn
+
+    from svtk.models.native import depthwise_conv
+
+    torch.manual_seed(0)
+    for b, t, c in [(3, 17, 8), (1, 2, 4)]:
+        conv = nn.Conv1d(c, c, kernel, padding=kernel // 2, groups=c).double()
+        x = torch.randn(b, t, c, dtype=torch.double, requires_grad=True)
+        y, ref = depthwise_conv(x, conv), conv(x.transpose(1, 2)).transpose(1, 2)
+        torch.testing.assert_close(y, ref)
+        g = torch.randn_like(y)
+        got = torch.autograd.grad(y, (x, conv.weight, conv.bias), g)
+        want = torch.autograd.grad(ref, (x, conv.weight, conv.bias), g)
+        for a, w in zip(got, want, strict=True):
+            torch.testing.assert_close(a, w)
+
+
+def test_native_conv_kernel_must_be_odd():
+    from svtk.models.config import NativeEncoderConfig
+
+    with pytest.raises(ValueError, match="odd"):
+        NativeEncoderConfig(conv_kernel=4)
