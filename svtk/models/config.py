@@ -70,11 +70,12 @@ class LLMConfig:
     config: dict[str, Any] | None = None
     # Keep the base LLM frozen (paper); LoRA adapters are the only trainable LLM weights.
     freeze: bool = True
-    # decoder-only training: a batch of mixed lengths becomes ONE sequence under a block-diagonal
-    # causal mask, when that costs less than right-padding every item to the longest
-    # (svtk.models.llm.packing_saves). The same loss (to float rounding), no compute on padding,
-    # but a dense (L, L) mask that flash kernels cannot use: for CPU and small batches (egs/mini
-    # text LM, prompts of very different lengths: forward+backward 190 -> 89 ms).
+    # decoder-only training: the batch becomes ONE sequence, no padding, attention causal within
+    # each item (svtk.models.llm.segment_attention, for sdpa LLMs; others get a dense
+    # block-diagonal mask when it costs less than padding). The same loss (to float rounding).
+    # For CPU and small batches: egs/mini's text LM (prompts of very different lengths)
+    # forward+backward 190 -> 89 ms with the dense mask, phase 2b steps 540 -> 401 ms with
+    # segments instead of it (1 thread).
     packed: bool = False
 
     def __post_init__(self) -> None:

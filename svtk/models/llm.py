@@ -8,9 +8,12 @@ prefix of embeddings:
   decoder is teacher-forced on the target (``decoder_start_token_id`` first).
 - decoder-only: each item's sequence is ``[prefix, target]`` packed contiguously and right-padded,
   positions counted from 0 per item; the loss covers only target tokens (incl. eos). With
-  ``packed`` (``LLMConfig.packed``) a batch whose padding costs more than one long sequence
-  (:func:`packing_saves`) is concatenated into one, without padding, under a block-diagonal
-  causal mask (:func:`block_causal_mask`): the same loss.
+  ``packed`` (``LLMConfig.packed``) the batch is concatenated into one sequence, without padding,
+  and attention runs causally within each item (:func:`segment_attention`, registered with
+  transformers as ``svtk_segments``): the same loss, and attention costs sum(l_i^2) instead of
+  the padded batch's B x max(l)^2. An LLM whose attention is not sdpa (flash, eager) keeps a
+  block-diagonal causal mask (:func:`block_causal_mask`) over the packed sequence when that costs
+  less than padding (:func:`packing_saves`).
 
 Usage::
 
@@ -88,6 +91,50 @@ def packing_saves(lens: torch.Tensor, break_even: float) -> bool:
     return total * (1 + total / break_even) < n * longest * (1 + longest / break_even)
 
 
+SEGMENT_ATTENTION = "svtk_segments"
+
+
+def segment_attention(module, query, key, value, attention_mask, dropout: float = 0.0,
+                      scaling: float | None = None, segment_lens: list[int] | None = None,
+                      **kwargs):
+    """transformers attention function: sdpa, or with ``segment_lens`` (one packed sequence of
+    items of these lengths, query/key/value (1, H, L, Dh)) causal sdpa within each item, the
+    mask ignored. Dense attention under a block-diagonal mask computes all L^2 scores: in a
+    phase-2b batch of egs/mini (~10 items) that was a third of a training step."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    if segment_lens is None:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
+                                      scaling=scaling, **kwargs)
+    gqa = query.shape[1] != key.shape[1]
+    outs, start = [], 0
+    for n in segment_lens:
+        end = start + n
+        outs.append(F.scaled_dot_product_attention(
+            query[:, :, start:end], key[:, :, start:end], value[:, :, start:end],
+            dropout_p=dropout, is_causal=True, scale=scaling, enable_gqa=gqa))
+        start = end
+    return torch.cat(outs, dim=2).transpose(1, 2).contiguous(), None  # (1, L, H, Dh)
+
+
+def use_segment_attention(model: nn.Module) -> bool:
+    """Switch an sdpa LLM to :func:`segment_attention` (the same results when no segments are
+    given). Returns whether the model now uses it; other implementations are left alone."""
+    from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+    config = getattr(model, "config", None)
+    current = getattr(config, "_attn_implementation", None)
+    if current == SEGMENT_ATTENTION:
+        return True
+    if current != "sdpa" or not hasattr(model, "set_attn_implementation"):
+        return False
+    AttentionInterface.register(SEGMENT_ATTENTION, segment_attention)
+    AttentionMaskInterface.register(SEGMENT_ATTENTION, sdpa_mask)
+    model.set_attn_implementation(SEGMENT_ATTENTION)
+    return True
+
+
 class LLMAdapter(nn.Module):
     kind: str = ""
 
@@ -158,6 +205,11 @@ class EncoderDecoderLLM(LLMAdapter):
 class DecoderOnlyLLM(LLMAdapter):
     kind = "decoder-only"
 
+    def __init__(self, model: nn.Module, cfg: LLMConfig):
+        super().__init__(model, cfg)
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        self.segments = bool(cfg.packed) and use_segment_attention(base)
+
     def target_loss(self, prefix, prefix_lens, target_ids, target_lens):
         """[prefix_i, target_i] packed right-padded (or all in one sequence when
         ``cfg.packed``); loss on target tokens only -> (B,), (B,)."""
@@ -167,16 +219,23 @@ class DecoderOnlyLLM(LLMAdapter):
             s, n = int(starts[i, 1]), int(target_lens[i])
             labels[i, s - 1: s - 1 + n] = target_ids[i, :n]  # position t predicts token t+1
         positions = position_ids_from_mask(mask)
-        if not (self.cfg.packed and packing_saves(mask.sum(1), self.attention_break_even)):
+        lens = mask.sum(1)
+        if not (self.segments or (self.cfg.packed and packing_saves(lens, self.attention_break_even))):
             out = self.model(inputs_embeds=seq, attention_mask=mask.long(), position_ids=positions,
                              use_cache=False)
             ce = F.cross_entropy(out.logits.float().transpose(1, 2), labels, ignore_index=IGNORE,
                                  reduction="none")  # (B, T)
             return ce.sum(1), (labels != IGNORE).sum(1)
         b = seq.shape[0]
-        segment = torch.repeat_interleave(torch.arange(b, device=seq.device), mask.sum(1))  # (L,)
+        segment = torch.repeat_interleave(torch.arange(b, device=seq.device), lens)  # (L,)
+        if self.segments:  # the one row is all valid: no mask to build, causal per segment
+            attention = {"segment_lens": lens.tolist(),
+                         "attention_mask": torch.ones(1, int(lens.sum()), dtype=torch.long,
+                                                      device=seq.device)}
+        else:
+            attention = {"attention_mask": block_causal_mask(segment, seq.dtype)}
         out = self.model(inputs_embeds=seq[mask][None], position_ids=positions[mask][None],
-                         attention_mask=block_causal_mask(segment, seq.dtype), use_cache=False)
+                         use_cache=False, **attention)
         flat = labels[mask]  # (L,)
         ce = F.cross_entropy(out.logits[0].float(), flat, ignore_index=IGNORE, reduction="none")
         loss = torch.zeros(b, dtype=ce.dtype, device=ce.device).index_add_(0, segment, ce)

@@ -170,19 +170,24 @@ def test_from_scratch_llm_dir_loads_like_any_other(tmp_path, kind, model_type, t
     assert torch.isfinite(out.loss)
 
 
-def test_packed_training_equals_padded(model_root, task_cuts, monkeypatch):
-    """llm.packed: one sequence under a block-diagonal causal mask gives the padded batch's
-    per-item losses and the same gradients (LoRA and downsampler), with no padding computed."""
+@pytest.mark.parametrize("attention", ["segments", "block_mask"])
+def test_packed_training_equals_padded(model_root, task_cuts, monkeypatch, attention):
+    """llm.packed: one sequence, attention within each item (segment_attention, or a
+    block-diagonal causal mask for LLMs that are not sdpa) gives the padded batch's per-item
+    losses and the same gradients (LoRA and downsampler), with no padding computed."""
     from dataclasses import replace
 
     import svtk.models.llm
 
     monkeypatch.setattr(svtk.models.llm, "packing_saves", lambda lens, break_even: True)
+    if attention == "block_mask":
+        monkeypatch.setattr(svtk.models.llm, "use_segment_attention", lambda model: False)
     cfg = tiny_model_config(model_root, encoder="native", llm="llama")
     models = []
     for packed in (False, True):
         torch.manual_seed(0)
         models.append(SpeechLM.from_config(replace(cfg, llm=replace(cfg.llm, packed=packed))))
+    assert models[1].llm.segments == (attention == "segments") and not models[0].llm.segments
     batch = models[0].collate(task_cuts)
     outs = []
     for m in models:
@@ -196,6 +201,42 @@ def test_packed_training_equals_padded(model_root, task_cuts, monkeypatch):
     assert grads[0].keys() == grads[1].keys() and any("lora_" in n for n in grads[0])
     for n, g in grads[0].items():
         torch.testing.assert_close(grads[1][n], g, atol=1e-5, rtol=1e-4)
+
+
+def test_segment_attention_equals_block_causal_mask():
+    """The packed sequence's logits and input gradients are the same under segment_attention
+    as under the dense block-diagonal mask, with grouped-query heads too; without segments it
+    is sdpa, and the switch is not saved with the model."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from svtk.models.llm import SEGMENT_ATTENTION, block_causal_mask, use_segment_attention
+
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2)
+    dense, segmented = LlamaForCausalLM(cfg).eval(), LlamaForCausalLM(cfg).eval()
+    segmented.load_state_dict(dense.state_dict())
+    assert use_segment_attention(segmented) and segmented.config._attn_implementation == SEGMENT_ATTENTION
+    lens = [3, 5, 1, 4]
+    positions = torch.cat([torch.arange(n) for n in lens])[None]
+    segment = torch.repeat_interleave(torch.arange(len(lens)), torch.tensor(lens))
+    x = torch.randn(1, sum(lens), 32)
+    xs = [x.clone().requires_grad_() for _ in range(2)]
+    ref = dense(inputs_embeds=xs[0], position_ids=positions, use_cache=False,
+                attention_mask=block_causal_mask(segment, x.dtype)).logits
+    out = segmented(inputs_embeds=xs[1], position_ids=positions, use_cache=False,
+                    segment_lens=lens).logits
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    g = torch.randn_like(ref)
+    ref.backward(g)
+    out.backward(g)
+    torch.testing.assert_close(xs[1].grad, xs[0].grad, atol=1e-5, rtol=1e-5)
+    # no segments: plain sdpa under the model's own padding mask
+    ids = torch.randint(0, 50, (2, 6))
+    pad = torch.tensor([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]])
+    with torch.no_grad():
+        torch.testing.assert_close(segmented(ids, attention_mask=pad).logits,
+                                   dense(ids, attention_mask=pad).logits)
 
 
 def test_block_causal_mask():
