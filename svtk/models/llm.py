@@ -23,6 +23,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -173,6 +174,27 @@ class LLMAdapter(nn.Module):
             return False
         merge()
         return True
+
+    @contextlib.contextmanager
+    def inert_lora(self):
+        """Run the LLM without its LoRA adapters while they are frozen and every ``lora_B`` is
+        zero, as in phase 1 of the curriculum: such an adapter adds exactly 0 and passes no
+        gradient, so its matmuls and dropout masks are skipped (the same loss and gradients).
+        Otherwise a no-op. peft's ``disable_adapter()`` makes the adapters trainable again on
+        exit; their ``requires_grad`` flags are put back as they were."""
+        disable = getattr(self.model, "disable_adapter", None)
+        lora = [p for n, p in self.model.named_parameters() if "lora_" in n]
+        if (disable is None or getattr(self.model, "peft_config", None) is None or not lora
+                or any(p.requires_grad for p in lora)
+                or any(bool(p.any()) for n, p in self.model.named_parameters() if "lora_B" in n)):
+            yield
+            return
+        try:
+            with disable():
+                yield
+        finally:
+            for p in lora:
+                p.requires_grad_(False)
 
     def target_loss(self, prefix: torch.Tensor, prefix_lens: torch.Tensor, target_ids: torch.Tensor,
                     target_lens: torch.Tensor):  # pragma: no cover - abstract

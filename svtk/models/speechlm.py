@@ -309,8 +309,10 @@ class SpeechLM(nn.Module):
         if batch.target_ids is None:
             raise ValueError("forward needs targets; use prefix() to decode")
         prefix, mask, _ = pack(self._prefix_segments(batch), side="right")
-        loss_sum, ntok = self.llm.target_loss(prefix, mask.sum(1), batch.target_ids.to(prefix.device),
-                                              batch.target_lens.to(prefix.device))
+        with self.llm.inert_lora():  # a frozen, still-zero adapter (phase 1) is skipped
+            loss_sum, ntok = self.llm.target_loss(prefix, mask.sum(1),
+                                                  batch.target_ids.to(prefix.device),
+                                                  batch.target_lens.to(prefix.device))
         return SpeechLMOutput(loss=loss_sum.sum() / ntok.sum().clamp(min=1),
                               loss_per_item=loss_sum / ntok.clamp(min=1), num_tokens=ntok)
 

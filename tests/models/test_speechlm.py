@@ -203,6 +203,48 @@ def test_packed_training_equals_padded(model_root, task_cuts, monkeypatch, atten
         torch.testing.assert_close(grads[1][n], g, atol=1e-5, rtol=1e-4)
 
 
+def test_frozen_zero_lora_is_skipped_with_the_same_loss_and_gradients(model_root, task_cuts,
+                                                                     monkeypatch):
+    """Phase 1 (LoRA frozen, lora_B still 0): the LLM runs without its adapters (no dropout
+    masks, no LoRA matmuls), gives the same loss and downsampler gradients, and the adapters
+    stay frozen; once LoRA trains (or its B is not 0) the adapters run."""
+    import contextlib
+
+    from svtk.models.llm import LLMAdapter
+
+    torch.manual_seed(0)
+    model = SpeechLM.from_config(tiny_model_config(model_root, encoder="native", llm="llama"))
+    model.train()
+    model.set_trainable(["downsampler"])
+    batch = model.collate(task_cuts)
+    dropouts = [m for n, m in model.llm.named_modules() if n.endswith("lora_dropout.default")]
+    assert dropouts
+    calls = []
+    for m in dropouts:
+        m.register_forward_hook(lambda *a: calls.append(1))
+
+    def run():
+        model.zero_grad(set_to_none=True)
+        out = model(batch)
+        out.loss.backward()
+        return out.loss_per_item, [p.grad for p in model.parameter_groups()["downsampler"]]
+
+    loss, grads = run()
+    assert not calls
+    assert not any(p.requires_grad for p in model.parameter_groups()["lora"])
+    with monkeypatch.context() as mp:
+        mp.setattr(LLMAdapter, "inert_lora", lambda self: contextlib.nullcontext())
+        ref_loss, ref_grads = run()
+    assert calls  # the adapters ran
+    torch.testing.assert_close(loss, ref_loss)
+    for g, r in zip(grads, ref_grads, strict=True):
+        torch.testing.assert_close(g, r)
+    calls.clear()
+    model.set_trainable(["downsampler", "lora"])
+    run()
+    assert calls
+
+
 def test_segment_attention_equals_block_causal_mask():
     """The packed sequence's logits and input gradients are the same under segment_attention
     as under the dense block-diagonal mask, with grouped-query heads too; without segments it
