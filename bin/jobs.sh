@@ -5,8 +5,14 @@
 #
 #   job exp/pretrain/log/ctc.log svtk train --phase encoder_ctc ...   # queue (nothing runs yet)
 #   job exp/pretrain/log/lm.log  pretrain_lm                           # a shell function works too
-#   run_jobs                                                           # run them, wait for all
+#   job --after exp/pretrain/log/lm.log exp/pretrain/log/dec.log svtk decode ...  # once lm.log's
+#   run_jobs                                                           # job succeeded; run, wait
 #
+# A job with --after LOG (repeatable) starts once the earlier job writing LOG has succeeded, and
+# fails without running if it failed; a LOG no queued job writes counts as done. In the queue
+# of svtk commands the free worker takes the first job that can start, so independent jobs
+# queued later run meanwhile; shell jobs are started in queue order, a job with --after once
+# every job before it has finished.
 # One queued job runs in the foreground with every core, its output on the terminal, as if
 # there were no queue. Two or more run at most $nj at a time, each with $(nproc)/$nj torch
 # threads (OMP_NUM_THREADS), output in its LOG. Why: on a few CPU cores a small model's step
@@ -21,10 +27,18 @@
 
 _jobs_logs=()
 _jobs_cmds=()
+_jobs_after=()  # per job: its --after logs, each `printf %q`-quoted, space-separated
 
 job() {
-  [ $# -ge 2 ] || { echo "job: usage: job LOG COMMAND [ARGS...]" >&2; return 2; }
+  local after=""
+  while [ "${1:-}" = --after ]; do
+    [ $# -ge 2 ] || break
+    after+="$(printf '%q ' "$2")"
+    shift 2
+  done
+  [ $# -ge 2 ] || { echo "job: usage: job [--after LOG]... LOG COMMAND [ARGS...]" >&2; return 2; }
   _jobs_logs+=("$1")
+  _jobs_after+=("$after")
   shift
   _jobs_cmds+=("$(printf '%q ' "$@")")
 }
@@ -58,6 +72,9 @@ _jobs_batch() {  # _jobs_batch WIDTH THREADS: the queue as one `svtk batch` comm
   for ((i = 0; i < ${#_jobs_cmds[@]}; i++)); do
     mkdir -p "$(dirname "${_jobs_logs[$i]}")"
     echo "    ${_jobs_logs[$i]}" >&2
+    local deps=() dep
+    eval "deps=(${_jobs_after[$i]})"
+    for dep in ${deps[@]+"${deps[@]}"}; do printf 'after=%q ' "$dep" >> "$file"; done
     printf '%q %s\n' "${_jobs_logs[$i]}" "${_jobs_cmds[$i]}" >> "$file"
   done
   set -m
@@ -66,7 +83,7 @@ _jobs_batch() {  # _jobs_batch WIDTH THREADS: the queue as one `svtk batch` comm
   set +m
   wait "${_jobs_pids[0]}" || rc=$?
   rm -f "$file"
-  _jobs_logs=(); _jobs_cmds=(); _jobs_pids=()
+  _jobs_logs=(); _jobs_cmds=(); _jobs_after=(); _jobs_pids=()
   if [ "$rc" -ne 0 ]; then
     echo "$(date '+%Y-%m-%d %H:%M:%S') (jobs.sh) svtk batch failed (exit $rc)" >&2
     exit 1
@@ -80,10 +97,10 @@ run_jobs() {
   fi
   if [ "$n" -eq 1 ] || [ "$width" -le 1 ]; then  # one at a time: the foreground, every core
     local i
-    for ((i = 0; i < n; i++)); do
+    for ((i = 0; i < n; i++)); do  # in queue order: every --after job has run (or stopped us)
       eval "${_jobs_cmds[$i]}"
     done
-    _jobs_logs=(); _jobs_cmds=()
+    _jobs_logs=(); _jobs_cmds=(); _jobs_after=()
     return 0
   fi
   [ "$width" -gt "$n" ] && width=$n
@@ -100,8 +117,30 @@ run_jobs() {
     echo "$(date '+%Y-%m-%d %H:%M:%S') (jobs.sh) $n jobs done in $((SECONDS - start))s" >&2
     return 0
   fi
+  local rcs=() j k deps dep blocked
   set -m  # job control: every job in its own process group, so that _jobs_stop reaches it all
   for ((i = 0; i < n; i++)); do
+    if [ -n "${_jobs_after[$i]}" ]; then  # wait for every earlier job, then check its --after
+      for ((j = 0; j < i; j++)); do
+        [ -n "${rcs[$j]:-}" ] && continue
+        rcs[$j]=0
+        wait "${_jobs_pids[$j]}" || rcs[$j]=$?
+      done
+      eval "deps=(${_jobs_after[$i]})"
+      blocked=""
+      for dep in "${deps[@]}"; do
+        for ((k = 0; k < i; k++)); do
+          [ "${_jobs_logs[$k]}" = "$dep" ] && [ "${rcs[$k]}" -ne 0 ] && blocked=$dep
+        done
+      done
+      if [ -n "$blocked" ]; then
+        mkdir -p "$(dirname "${_jobs_logs[$i]}")"
+        echo "not run: $blocked failed" > "${_jobs_logs[$i]}"
+        rcs[$i]=1
+        _jobs_pids+=("")
+        continue
+      fi
+    fi
     while [ "$(jobs -rp | wc -l)" -ge "$width" ]; do
       wait -n 2>/dev/null || true  # the status is collected below, per pid
     done
@@ -114,8 +153,11 @@ run_jobs() {
   set +m
   local failed=0 rc
   for ((i = 0; i < n; i++)); do
-    rc=0
-    wait "${_jobs_pids[$i]}" || rc=$?
+    rc=${rcs[$i]:-}
+    if [ -z "$rc" ]; then
+      rc=0
+      wait "${_jobs_pids[$i]}" || rc=$?
+    fi
     if [ "$rc" -ne 0 ]; then
       failed=$((failed + 1))
       echo "$(date '+%Y-%m-%d %H:%M:%S') (jobs.sh) FAILED (exit $rc): ${_jobs_cmds[$i]}" >&2
@@ -125,7 +167,7 @@ run_jobs() {
     fi
   done
   trap - INT TERM
-  _jobs_logs=(); _jobs_cmds=(); _jobs_pids=()
+  _jobs_logs=(); _jobs_cmds=(); _jobs_after=(); _jobs_pids=()
   if [ "$failed" -gt 0 ]; then
     echo "$(date '+%Y-%m-%d %H:%M:%S') (jobs.sh) $failed of $n jobs failed" >&2
     exit 1

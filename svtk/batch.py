@@ -8,12 +8,19 @@ worker runs command after command through the same typer app as the ``svtk`` pro
 option means what it means there), pays the imports once, and writes each command's output
 to that command's log file. bin/jobs.sh hands a queue of ``svtk`` commands to ``svtk batch``.
 
-A command file has one command per line, shell-quoted, its log first (``#`` starts a comment)::
+A command file has one command per line, shell-quoted, its log first (``#`` starts a comment);
+``after=LOG`` words before it make it wait for the earlier commands that write those logs::
 
-    exp/mini/log/decode.test.log svtk decode --exp-dir exp/mini --split test --constrained
-    exp/mini/log/decode.free.log svtk decode --exp-dir exp/mini --split test --no-constrained
+    exp/mini/log/curriculum.log svtk train --phase phase1 --phase phase2a --exp-dir exp/mini
+    exp/all/log/allatonce.log svtk train --phase allatonce --exp-dir exp/all
+    after=exp/mini/log/curriculum.log exp/mini/log/decode.test.log svtk decode --exp-dir exp/mini ...
+    after=exp/all/log/allatonce.log exp/all/log/decode.test.log svtk decode --exp-dir exp/all ...
 
-Commands are handed out in file order to whichever worker is free, so put the long ones first.
+Commands are handed out in file order to whichever worker is free, the first whose
+dependencies have finished (so put the long ones first): here the second worker decodes the
+all-at-once model while the first still trains the curriculum. A dependency that is not in the
+file counts as done (a recipe started at a later stage); one that failed fails its dependents
+without running them.
 
 Usage::
 
@@ -38,12 +45,14 @@ from svtk.errors import UserError
 log = logging.getLogger(__name__)
 
 PROGRAM = "svtk"
+AFTER = "after="
 
 
 @dataclass(frozen=True)
 class Command:
     log: Path  # the command's stdout and stderr go here (truncated first)
     argv: list[str]  # the svtk arguments, without the program name
+    after: tuple[Path, ...] = ()  # logs of earlier commands that must have succeeded first
 
     def line(self) -> str:
         return shlex.join([PROGRAM, *self.argv])
@@ -58,7 +67,7 @@ class Result:
 
 def read_commands(path: str | Path) -> list[Command]:
     """The commands of a command file (see the module docstring)."""
-    commands = []
+    commands, lines = [], []
     for n, line in enumerate(Path(path).read_text().splitlines(), start=1):
         try:
             words = shlex.split(line, comments=True)
@@ -66,9 +75,20 @@ def read_commands(path: str | Path) -> list[Command]:
             raise UserError(f"{path}:{n}: {e}: {line!r}") from e
         if not words:
             continue
+        after = []
+        while words and words[0].startswith(AFTER):
+            after.append(Path(words.pop(0)[len(AFTER):]))
         if len(words) < 3 or words[1] != PROGRAM:
-            raise UserError(f"{path}:{n}: expected 'LOG {PROGRAM} COMMAND [ARGS...]', got {line!r}")
-        commands.append(Command(Path(words[0]), words[2:]))
+            raise UserError(f"{path}:{n}: expected '[after=LOG ...] LOG {PROGRAM} COMMAND "
+                            f"[ARGS...]', got {line!r}")
+        commands.append(Command(Path(words[0]), words[2:], tuple(after)))
+        lines.append(n)
+    for i, (c, n) in enumerate(zip(commands, lines, strict=True)):
+        own_or_later = {d.log for d in commands[i:]}
+        wrong = [str(a) for a in c.after if a in own_or_later]
+        if wrong:
+            raise UserError(f"{path}:{n}: a command can only wait for earlier commands, not "
+                            f"for {', '.join(wrong)}")
     return commands
 
 
@@ -112,70 +132,119 @@ def run_command(command: Command) -> Result:
     return Result(command, rc, time.monotonic() - start)
 
 
+def _skip(command: Command, failed: Path) -> Result:
+    """A command whose dependency failed: not run, failed, the reason in its log."""
+    command.log.parent.mkdir(parents=True, exist_ok=True)
+    command.log.write_text(f"not run: {failed} failed ({command.line()})\n")
+    log.info("FAILED (not run: %s failed): %s", failed, command.log)
+    return Result(command, 1, 0.0)
+
+
+class _Plan:
+    """Which command runs next: the first in file order whose dependencies (in this batch)
+    have finished; one whose dependency failed fails without running."""
+
+    def __init__(self, commands: list[Command]):
+        self.commands = commands
+        self.pending = list(range(len(commands)))
+        self.in_batch = {c.log for c in commands}
+        self.finished: dict[Path, int] = {}  # log -> exit status
+        self.results: dict[int, Result] = {}
+
+    def finish(self, i: int, result: Result) -> None:
+        self.results[i] = result
+        self.finished[self.commands[i].log] = result.rc
+
+    def next(self) -> int | None:
+        """The next command to start (None: none can start now), failing any whose dependency
+        failed on the way."""
+        for i in list(self.pending):
+            c = self.commands[i]
+            deps = [a for a in c.after if a in self.in_batch]
+            if any(a not in self.finished for a in deps):
+                continue
+            self.pending.remove(i)
+            failed = next((a for a in deps if self.finished[a] != 0), None)
+            if failed is None:
+                return i
+            self.finish(i, _skip(c, failed))
+        return None
+
+
 def run_batch(commands: list[Command], jobs: int = 2, threads: int = 1) -> list[Result]:
     """Run ``commands`` on ``jobs`` worker processes with ``threads`` torch threads each;
     the results in the order of ``commands``. One job runs them here, one after the other.
 
     The workers are plain (non-daemon) processes, so a command may start processes of its own
     (a DataLoader's workers); one that dies (a crash in C) fails the command it was running."""
+    plan = _Plan(commands)
     if jobs <= 1 or len(commands) <= 1:
         _init_worker(threads)
-        return [run_command(c) for c in commands]
+        while (i := plan.next()) is not None:  # file order: every dependency runs first
+            plan.finish(i, run_command(commands[i]))
+        return [plan.results[i] for i in range(len(commands))]
     from multiprocessing.connection import wait
 
     ctx = multiprocessing.get_context("fork")  # the workers inherit the parsed CLI, nothing heavy
-    todo = ctx.Queue()
     n = min(jobs, len(commands))
-    for item in enumerate(commands):
-        todo.put(item)
-    for _ in range(n):
-        todo.put(None)
-    # the command each worker started last, written before it starts
-    started = ctx.Array("i", [-1] * n, lock=False)
-    readers: dict = {}  # a pipe per worker (sent synchronously; EOF once it exits or dies)
-    workers = []
+    tasks, readers, workers = [], {}, []  # a pipe each way per worker
     for k in range(n):
+        task_r, task_w = ctx.Pipe(duplex=False)
         reader, writer = ctx.Pipe(duplex=False)
-        w = ctx.Process(target=_worker, args=(k, todo, writer, started, threads), daemon=False)
+        w = ctx.Process(target=_worker, args=(task_r, writer, threads), daemon=False)
         w.start()
         writer.close()  # before the next fork: only worker k holds it, so its end is our EOF
+        task_r.close()
         readers[reader] = k
+        tasks.append(task_w)
         workers.append(w)
-    results: dict[int, Result] = {}
+    running: dict[int, int] = {}  # worker -> the command it runs
+    idle = list(range(n))
     try:
-        while readers:
+        while True:
+            while idle and (i := plan.next()) is not None:
+                k = idle.pop(0)
+                running[k] = i
+                tasks[k].send((i, commands[i]))
+            if not running:
+                break
             for reader in wait(list(readers)):
                 k = readers[reader]
                 try:
-                    i, result = reader.recv()
+                    _, result = reader.recv()
                 except EOFError:  # worker k is gone: if mid-command (a crash in C), it failed
                     del readers[reader]
                     workers[k].join()
-                    i = started[k]
-                    if i >= 0 and i not in results:
-                        code = workers[k].exitcode
-                        results[i] = Result(commands[i], abs(code or 1), float("nan"))
+                    if k in idle:
+                        idle.remove(k)
+                    if k in running:
+                        i, code = running.pop(k), workers[k].exitcode
+                        plan.finish(i, Result(commands[i], abs(code or 1), float("nan")))
                         log.info("FAILED (worker died, exit %s): %s", code, commands[i].log)
                     continue
-                results[i] = result
+                i = running.pop(k)
+                plan.finish(i, result)
+                idle.append(k)
                 log.info("%s (exit %d, %.1f s): %s", "done" if result.rc == 0 else "FAILED",
                          result.rc, result.seconds, result.command.log)
+        for k in idle:  # done: the idle workers exit
+            tasks[k].send(None)
+            workers[k].join()
     finally:
         for w in workers:
             if w.is_alive():
                 w.terminate()
             w.join()
-    missing = [c.line() for i, c in enumerate(commands) if i not in results]
+    missing = [c.line() for i, c in enumerate(commands) if i not in plan.results]
     if missing:
         raise RuntimeError(f"svtk batch: the workers died before running {missing}")
-    return [results[i] for i in range(len(commands))]
+    return [plan.results[i] for i in range(len(commands))]
 
 
-def _worker(k: int, todo, out, started, threads: int) -> None:
+def _worker(todo, out, threads: int) -> None:
     _init_worker(threads)
-    while (item := todo.get()) is not None:
+    while (item := todo.recv()) is not None:
         i, command = item
-        started[k] = i
         out.send((i, run_command(command)))
 
 

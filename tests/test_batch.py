@@ -108,3 +108,66 @@ run_batch([Command(__import__("pathlib").Path({str(tmp_path)!r}) / f"{{i}}.log",
     time.sleep(3.5)
     assert not marker.exists()
     assert subprocess.run(["pgrep", "-f", str(script)], capture_output=True).stdout == b""
+
+
+def test_read_commands_parses_dependencies_on_earlier_commands(tmp_path):
+    f = tmp_path / "cmds.txt"
+    f.write_text("exp/a.log svtk train --phase a\n"
+                 "after=exp/a.log after=exp/elsewhere.log exp/b.log svtk decode --exp-dir x\n")
+    a, b = read_commands(f)
+    assert a.after == () and b.after == (Path("exp/a.log"), Path("exp/elsewhere.log"))
+    assert b.argv == ["decode", "--exp-dir", "x"]
+    for bad in ("after=exp/b.log exp/a.log svtk x\nexp/b.log svtk y\n",  # a later command
+                "after=exp/a.log exp/a.log svtk x\n"):  # itself
+        f.write_text(bad)
+        with pytest.raises(UserError, match="cmds.txt:1: a command can only wait for earlier"):
+            read_commands(f)
+
+
+def timed_run(argv):
+    """svtk.cli.run stand-in: sleeps argv[1] s, exits argv[2], records when it ran."""
+    import time
+
+    start = time.monotonic()
+    time.sleep(float(argv[1]))
+    print(f"ran {argv[0]} {start} {time.monotonic()}")
+    return int(argv[2])
+
+
+def _span(log: Path) -> tuple[float, float]:
+    _, _, start, end = log.read_text().split()
+    return float(start), float(end)
+
+
+def test_a_command_waits_for_its_dependencies_while_others_run(tmp_path, monkeypatch):
+    """Worker 2 runs the independent commands queued after a blocked one (a decode of the
+    all-at-once model while the curriculum trains); the blocked one starts when its
+    dependency has finished. A dependency outside the batch counts as done."""
+    monkeypatch.setattr(svtk.cli, "run", timed_run)
+    log = tmp_path.joinpath
+    cmds = [Command(log("long.log"), ["long", "1.5", "0"]),
+            Command(log("short.log"), ["short", "0.2", "0"]),
+            Command(log("after_long.log"), ["after_long", "0.1", "0"], (log("long.log"),)),
+            Command(log("after_short.log"), ["after_short", "0.1", "0"],
+                    (log("short.log"), log("not_in_batch.log"))),
+            Command(log("free.log"), ["free", "0.1", "0"])]
+    assert [r.rc for r in run_batch(cmds, jobs=2)] == [0] * 5
+    long, after_long = _span(log("long.log")), _span(log("after_long.log"))
+    assert after_long[0] >= long[1]
+    assert _span(log("after_short.log"))[0] >= _span(log("short.log"))[1]
+    assert _span(log("free.log"))[1] <= long[1]  # ran beside the long one, not after it
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_failed_dependency_fails_its_dependents_without_running_them(tmp_path, monkeypatch,
+                                                                        jobs):
+    monkeypatch.setattr(svtk.cli, "run", timed_run)
+    log = tmp_path.joinpath
+    cmds = [Command(log("train.log"), ["train", "0.1", "3"]),
+            Command(log("decode.log"), ["decode", "0", "0"], (log("train.log"),)),
+            Command(log("score.log"), ["score", "0", "0"], (log("decode.log"),)),
+            Command(log("other.log"), ["other", "0", "0"])]
+    assert [r.rc for r in run_batch(cmds, jobs=jobs)] == [3, 1, 1, 0]
+    assert log("decode.log").read_text().startswith(f"not run: {log('train.log')} failed")
+    assert log("score.log").read_text().startswith(f"not run: {log('decode.log')} failed")
+    assert log("other.log").read_text().startswith("ran other")

@@ -149,3 +149,38 @@ run_jobs
     assert r.returncode == 0, r.stderr
     assert "svtk batch" not in r.stderr and "2 jobs done" in r.stderr
     assert (tmp_path / "logs/v.log").read_text().startswith("svtk ")
+
+
+def test_after_waits_for_a_job_and_skips_its_dependents_when_it_fails(tmp_path):
+    """Shell jobs: a job with --after starts once the job writing that log has finished, and
+    is not run when that job failed (the recipe then stops, as for any failed job)."""
+    r = run(tmp_path, """
+probe() { echo "$1 $(date +%s.%N) start"; sleep "$2"; echo "$1 $(date +%s.%N) end"; }
+job logs/train.log probe train 0.6
+job logs/bad.log say bad 0
+job --after logs/train.log logs/decode.log probe decode 0
+job --after logs/bad.log --after logs/train.log logs/never.log say never 0
+job --after logs/elsewhere.log logs/free.log say free 0
+run_jobs
+""")
+    assert r.returncode == 1
+    train = (tmp_path / "logs/train.log").read_text().split()
+    decode = (tmp_path / "logs/decode.log").read_text().split()
+    assert float(decode[1]) >= float(train[4])  # started after train ended
+    assert (tmp_path / "logs/never.log").read_text() == "not run: logs/bad.log failed\n"
+    assert (tmp_path / "logs/free.log").read_text().startswith("free")
+    assert "2 of 5 jobs failed" in r.stderr
+
+
+def test_after_reaches_svtk_batch(tmp_path):
+    r = run(tmp_path, """
+job logs/bad.log svtk average --out x.safetensors --last 1 "no such dir"
+job --after logs/bad.log logs/skipped.log svtk --version
+job logs/v.log svtk --version
+job --after "logs/v.log" logs/v2.log svtk --version
+run_jobs
+""", env=_with_svtk())
+    assert r.returncode == 1, r.stderr
+    assert (tmp_path / "logs/skipped.log").read_text().startswith("not run: logs/bad.log failed")
+    assert (tmp_path / "logs/v2.log").read_text().startswith("svtk ")
+    assert "2 of 4 jobs failed" in r.stderr
