@@ -25,9 +25,10 @@
 #  15  RESULTS.md, confusion matrices, training curves     [svtk report]
 #
 # Independent commands run side by side (bin/jobs.sh), each on its share of the cores with its
-# output in a log file: CTC beside the text LLM, the curriculum beside the all-at-once run,
-# the decodes two at a time. A queue of svtk commands runs in `svtk batch`'s workers, which
-# pay the ~10 s of imports once each, not once per command (the decodes: 185 -> 106 s).
+# output in a log file: CTC beside the text LLM, the curriculum beside the all-at-once run and
+# then the decodes, two at a time, each once its model is trained. A queue of svtk commands runs
+# in `svtk batch`'s workers, which pay the ~10 s of imports once each, not once per command
+# (the decodes: 185 -> 106 s).
 # --nj 1 runs everything one after the other, on every core.
 #
 # Usage: egs/mini/run.sh [--stage N] [--stop-stage M] [--nj N] [--hours H]
@@ -140,42 +141,48 @@ if [ $stage -le 11 ] && [ $stop_stage -ge 11 ]; then
   job $exp_all/log/allatonce.log \
     svtk train --config $train_config --phase allatonce --exp-dir $exp_all $(on_latents)
 fi
-run_jobs
 
-# Every decode is independent of the others: they run $nj at a time, in svtk batch workers.
+# The decodes join the training jobs' queue: each waits (--after) for the job that trains its
+# model, so that the all-at-once model and the cascades, which need only stages 5-7, are
+# decoded on the core that the all-at-once run leaves idle while the curriculum still trains.
 # They read the test splits' cached latents (stage 7): the same hypotheses as from the audio.
-decode() {  # decode LOG_NAME EXP_DIR "SPLIT..." OPTIONS...  (several splits: one model load)
+decode() {  # decode [--after LOG] LOG_NAME EXP_DIR "SPLIT..." OPTIONS...  (one model load)
+  local after=()
+  [ "$1" = --after ] && { after=(--after "$2"); shift 2; }
   local name=$1 dir=$2 split splits=()
   for split in $3; do splits+=(--split "$split"); done
   shift 3
-  job $dir/log/decode.$name.log svtk decode --config $decode_config --exp-dir $dir \
-    --data-dir $decode_data "${splits[@]}" "$@"
+  job "${after[@]}" $dir/log/decode.$name.log svtk decode --config $decode_config \
+    --exp-dir $dir --data-dir $decode_data "${splits[@]}" "$@"
 }
+curriculum_done="--after $exp/log/curriculum.log"  # for the decodes of $exp
 [ $stage -le 13 ] && [ $stop_stage -ge 12 ] && decode_data=$(latents_dir)
 
 if [ $stage -le 12 ] && [ $stop_stage -ge 12 ]; then
   stage_banner 12 "decode"
   # held-out sentences: training voices and never-heard voices; constrained and free
-  decode test.constrained $exp "test_seen test_unseen" --prompts train --constrained
-  decode test_seen.free $exp test_seen --prompts train --no-constrained
+  decode $curriculum_done test.constrained $exp "test_seen test_unseen" --prompts train --constrained
+  decode $curriculum_done test_seen.free $exp test_seen --prompts train --no-constrained
   # prompts never seen in training
-  decode test_seen.unseen_prompts $exp test_seen --prompts unseen --constrained
+  decode $curriculum_done test_seen.unseen_prompts $exp test_seen --prompts unseen --constrained
   # intents held out of training; the prompts list the candidate intents (paper Table 7)
   for c in constrained no-constrained; do
-    decode test_heldout_ic.$c $exp test_heldout_ic --prompts cut --$c
+    decode $curriculum_done test_heldout_ic.$c $exp test_heldout_ic --prompts cut --$c
   done
   # joint decoding: transcript first, then the task output; and with the transcript part
   # rescored by the encoder's CTC head
-  decode test_seen_joint $exp test_seen_joint --prompts cut --constrained --joint
-  decode test_seen_joint.ctc $exp test_seen_joint --prompts cut --constrained --joint \
-    --ctc-weight 0.5
+  decode $curriculum_done test_seen_joint $exp test_seen_joint --prompts cut --constrained --joint
+  decode $curriculum_done test_seen_joint.ctc $exp test_seen_joint --prompts cut --constrained \
+    --joint --ctc-weight 0.5
   # ASR by beam search, alone and with joint CTC/LLM scoring: the frozen encoder's CTC head
   # rescores every next token (ESPnet's ctc_weight; weight 0.5 and beam 4 chosen on dev)
-  decode test_seen.asr_beam $exp test_seen --prompts train --constrained --tasks asr --beam 4
-  decode test.asr_ctc $exp "test_seen test_unseen" --prompts train --constrained --tasks asr \
-    --beam 4 --ctc-weight 0.5
+  decode $curriculum_done test_seen.asr_beam $exp test_seen --prompts train --constrained \
+    --tasks asr --beam 4
+  decode $curriculum_done test.asr_ctc $exp "test_seen test_unseen" --prompts train --constrained \
+    --tasks asr --beam 4 --ctc-weight 0.5
   # the all-at-once model on the same test
-  decode test_seen.constrained $exp_all test_seen --prompts train --constrained
+  decode --after $exp_all/log/allatonce.log test_seen.constrained $exp_all test_seen \
+    --prompts train --constrained
 fi
 
 if [ $stage -le 13 ] && [ $stop_stage -ge 13 ]; then
