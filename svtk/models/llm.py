@@ -183,10 +183,11 @@ class LLMAdapter(nn.Module):
         Otherwise a no-op. peft's ``disable_adapter()`` makes the adapters trainable again on
         exit; their ``requires_grad`` flags are put back as they were."""
         disable = getattr(self.model, "disable_adapter", None)
-        lora = [p for n, p in self.model.named_parameters() if "lora_" in n]
+        named = [(n, p) for n, p in self.model.named_parameters() if "lora_" in n]
+        lora = [p for _, p in named]
         if (disable is None or getattr(self.model, "peft_config", None) is None or not lora
                 or any(p.requires_grad for p in lora)
-                or any(bool(p.any()) for n, p in self.model.named_parameters() if "lora_B" in n)):
+                or any(bool(p.any()) for n, p in named if "lora_B" in n)):
             yield
             return
         try:
