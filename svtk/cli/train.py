@@ -39,17 +39,19 @@ def train(
     """
     from svtk.cli.common import load
     from svtk.training.config import TrainConfig
+    from svtk.training.data import shared_manifests
     from svtk.training.loop import train_phase
 
     cfg = load(TrainConfig, config, overrides)
     for name in phase:  # an unknown name fails before anything trains
         cfg.phase(name)
-    for name in phase:
-        result = train_phase(cfg, name, exp_dir, resume=resume, force=force)
-        if not result.already_done:
-            best = f", best valid loss {result.best_valid:.4f} at step {result.best_step}" \
-                if result.best_valid is not None else ""
-            typer.echo(f"{name}: {result.steps} steps{best}; weights in {result.weights}")
+    with shared_manifests():  # phases of the same cuts parse them once
+        for name in phase:
+            result = train_phase(cfg, name, exp_dir, resume=resume, force=force)
+            if not result.already_done:
+                best = f", best valid loss {result.best_valid:.4f} at step {result.best_step}" \
+                    if result.best_valid is not None else ""
+                typer.echo(f"{name}: {result.steps} steps{best}; weights in {result.weights}")
 
 
 def register(root: typer.Typer) -> None:

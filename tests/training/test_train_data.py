@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections import Counter
 
 import pytest
 
 from svtk.errors import UserError
+from svtk.training import data as D
 from svtk.training.config import DataConfig, PhaseConfig
 from svtk.training.data import PhaseData, count_tasks, padding_fraction, resolve_weights
 
@@ -57,6 +59,40 @@ def test_in_memory_split_gives_the_lazy_stream(toy_cuts, max_steps):
     assert split._split is not None and lazy._split is None
     over = _data(toy_cuts, in_memory=47, **kw)  # 48 cuts: one too many to hold, streamed
     assert over._split is None and _ids(over, 40) == ids
+
+
+def test_shared_manifests_parse_the_cuts_once_per_block(toy_cuts, monkeypatch, tmp_path):
+    """Phases in one shared_manifests() block read an unchanged manifest once and get the same
+    batches as phases that each read it; a changed file, or no block, is read again."""
+    reads = []
+    real = D._read_tasks
+    monkeypatch.setattr(D, "_read_tasks", lambda path, keep: reads.append(path) or real(path, keep))
+    kw = dict(tasks={"asr": 2.0, "ic": 1.0})
+    alone = _ids(_data(toy_cuts, **kw), 12)
+    assert len(reads) == 1
+    with D.shared_manifests():
+        first, second = _data(toy_cuts, **kw), _data(toy_cuts, tasks={"ic": 1.0})
+        assert len(reads) == 2  # one more pass, for both phases
+        assert _ids(first, 12) == alone
+        assert {c.split("-")[1] for b in _ids(second, 10) for c in b} == {"ic"}
+        assert first._split is not None
+        # the same cut objects, in lists of their own (a phase cannot change another's)
+        kept_a, kept_b = D.read_tasks(toy_cuts["train"], 200_000)[1], first._split
+        assert kept_a["asr"][0] is next(iter(kept_b["asr"]))
+        kept_a["asr"].clear()
+        assert len(D.read_tasks(toy_cuts["train"], 200_000)[1]["asr"]) == 24
+        with D.shared_manifests():  # nested: the same store
+            _data(toy_cuts, **kw)
+        assert len(reads) == 2
+        copy = tmp_path / "train.jsonl.gz"  # a different file: read
+        copy.write_bytes(toy_cuts["train"].read_bytes())
+        assert D.read_tasks(copy, 200_000)[0] == Counter({"asr": 24, "ic": 24})
+        assert len(reads) == 3
+        os.utime(copy, ns=(1, 1))  # the same path, changed since: read again
+        D.read_tasks(copy, 200_000)
+        assert len(reads) == 4
+    _data(toy_cuts, **kw)  # the block is closed: read
+    assert len(reads) == 5
 
 
 def test_batches_respect_max_duration_and_bucketing_pads_less(toy_cuts):
