@@ -50,8 +50,8 @@ exp=exp/mini                      # the curriculum experiment
 exp_all=exp/mini_all_at_once      # the same model trained on all tasks at once
 # joint CTC/LLM decoding (stage 12): the weight of the encoder's CTC head, chosen on dev (32
 # utterances, 212 words; beam 4, the 12:24 run of 2026-12-02): 0.5 / 0.6 / 0.7 / 0.8 / 0.9 / 1.0
-# gave 16.5 / 16.0 / 14.6 / 16.0 / 19.3 / 26.4 % WER (the 08:18 run's model: 0.5 / 0.7 19.3 /
-# 17.0 %, beam 8 no better)
+# gave 16.5 / 16.0 / 14.6 / 16.0 / 19.3 / 26.4 % WER (a sweep that morning, decoded in a way
+# not recorded, also put 0.7 ahead of 0.5: 17.0 / 19.3 %, and beam 8 no better than 4)
 ctc_weight=0.7
 # The pre-trained encoder and LLM go to exp/pretrain, where conf/model/mini.yaml loads them from.
 
