@@ -3,7 +3,9 @@ the exit status of each as `svtk ...` alone would give it, the threads per worke
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -171,3 +173,20 @@ def test_a_failed_dependency_fails_its_dependents_without_running_them(tmp_path,
     assert log("decode.log").read_text().startswith(f"not run: {log('train.log')} failed")
     assert log("score.log").read_text().startswith(f"not run: {log('decode.log')} failed")
     assert log("other.log").read_text().startswith("ran other")
+
+
+def test_a_batched_command_records_its_own_command_line(tmp_path):
+    """The cmd.sh and run_info.json of a directory that a command run by svtk batch made name
+    that command, not `svtk batch ... /tmp/svtk-jobs.XXXX` (a file gone by then)."""
+    from svtk.testing.training import make_task_cuts
+
+    cuts = make_task_cuts(tmp_path / "toy", tasks=("asr",), n_train=2, n_dev=2)
+    out = tmp_path / "fbank"
+    argv = ["data", "fbank", "--cuts", str(cuts["dev"]), "--split", "dev", "--out-dir", str(out)]
+    before = list(sys.argv)
+    [result] = run_batch([Command(tmp_path / "fbank.log", argv)], jobs=1, threads=1)
+    assert result.rc == 0, result.command.log.read_text()
+    line = shlex.join(["svtk", *argv])
+    assert json.loads((out / "run_info.json").read_text())["command"] == line
+    assert (out / "cmd.sh").read_text().splitlines()[-1] == f'OMP_NUM_THREADS=1 {line} "$@"'
+    assert sys.argv == before  # the process's own arguments are back

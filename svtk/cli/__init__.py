@@ -73,9 +73,17 @@ for _module in (check, data, latents, model, train, average, export, decode, inf
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI on ``argv``; user errors become one red message and exit code 2."""
+    """Run the CLI on ``argv`` (default: this process's arguments); user errors become one red
+    message and exit code 2.
+
+    A command run in-process (``svtk batch`` workers, tests) sees ``sys.argv`` as
+    ``svtk ARGV...`` while it runs, so the ``cmd.sh`` and ``run_info.json`` it writes name the
+    command itself, not the process that ran it."""
     from svtk.errors import UserError
 
+    saved = sys.argv
+    if argv is not None:
+        sys.argv = ["svtk", *argv]
     try:
         app(args=argv, prog_name="svtk", standalone_mode=True)
     except SystemExit as e:
@@ -85,6 +93,8 @@ def run(argv: list[str] | None = None) -> int:
 
         Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
         return 2
+    finally:
+        sys.argv = saved
     return 0
 
 
