@@ -7,11 +7,13 @@ Files written into ``out_dir``:
 
 - ``config.yaml``  the resolved config (all ``base:`` files and ``--set`` overrides applied)
 - ``cmd.sh``       an executable script that re-runs the exact command from the same directory,
-                   with the same ``OMP_NUM_THREADS`` when one was set (the thread count changes
-                   the order of float sums, so the last digits of a loss depend on it);
+                   with the same :data:`NUMERICS_ENV` settings where they were set: the thread
+                   count and the CPU instruction set torch, MKL and oneDNN may use change the
+                   order of float sums, so the last digits of a loss depend on them;
                    ``--resume`` style continuation is the command's own option
-- ``run_info.json`` argv, working directory, start time, thread setting, python and package
-                   versions, and the git revision of the svtk checkout (with a dirty flag)
+- ``run_info.json`` argv, working directory, start time, those settings, the CPU kernels torch
+                   uses (``cpu_capability``, e.g. AVX2), python and package versions, and the
+                   git revision of the svtk checkout (with a dirty flag)
 
 Usage::
 
@@ -35,6 +37,13 @@ from svtk.stage import atomic_write_json, atomic_write_text
 
 T = TypeVar("T")
 
+# Settings that change a result's last digits, replayed by cmd.sh: the thread count (the order
+# of float sums) and the instruction set of torch's, MKL's and oneDNN's CPU kernels (AVX-512
+# kernels round otherwise than AVX2 ones: egs/mini/path.sh pins AVX2 so that runs reproduce
+# across machines)
+NUMERICS_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "ATEN_CPU_CAPABILITY",
+                "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")
+
 PACKAGES = (
     "svtk", "torch", "torchaudio", "transformers", "peft", "lhotse", "sentencepiece",
     "typer", "rich", "kaldialign", "sacrebleu", "safetensors", "numpy",
@@ -49,6 +58,16 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]
         except metadata.PackageNotFoundError:
             out[name] = None
     return out
+
+
+def cpu_capability() -> str | None:
+    """The instruction set of torch's CPU kernels in this process ("AVX2", "AVX512", ...), or
+    None where torch is not imported (it is not imported for this)."""
+    torch = sys.modules.get("torch")
+    try:
+        return str(torch.backends.cpu.get_cpu_capability()) if torch is not None else None
+    except AttributeError:  # pragma: no cover - torch < 2.1
+        return None
 
 
 def git_revision(path: str | Path | None = None) -> dict[str, Any] | None:
@@ -79,8 +98,8 @@ def write_run_info(out_dir: str | Path, config: Any, argv: list[str] | None = No
     if config is not None:
         save_config(config, out / "config.yaml")
     cmd = command_line(argv)
-    threads = os.environ.get("OMP_NUM_THREADS")
-    env = f"OMP_NUM_THREADS={shlex.quote(threads)} " if threads else ""
+    numerics = {k: os.environ[k] for k in NUMERICS_ENV if os.environ.get(k)}
+    env = "".join(f"{k}={shlex.quote(v)} " for k, v in numerics.items())
     atomic_write_text(out / "cmd.sh", "#!/usr/bin/env bash\n# Re-runs the command that made "
                       f"this directory.\ncd {shlex.quote(os.getcwd())}\n{env}{cmd} \"$@\"\n")
     (out / "cmd.sh").chmod(0o755)
@@ -88,7 +107,9 @@ def write_run_info(out_dir: str | Path, config: Any, argv: list[str] | None = No
         "command": cmd,
         "cwd": os.getcwd(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "omp_num_threads": threads,
+        "omp_num_threads": numerics.get("OMP_NUM_THREADS"),
+        "numerics_env": numerics,
+        "cpu_capability": cpu_capability(),
         "versions": package_versions(),
         "git": git_revision(),
     })

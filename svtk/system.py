@@ -81,7 +81,9 @@ def environment_report() -> list[tuple[str, str, bool]]:
         import torch
 
         cuda = torch.cuda.is_available()
-        detail = f"threads={torch.get_num_threads()}, cuda={'yes: ' + torch.cuda.get_device_name(0) if cuda else 'no'}"
+        detail = (f"threads={torch.get_num_threads()}, "
+                  f"cpu kernels={torch.backends.cpu.get_cpu_capability()}, "
+                  f"cuda={'yes: ' + torch.cuda.get_device_name(0) if cuda else 'no'}")
         rows.append(("torch device", detail, True))
     except Exception as e:  # noqa: BLE001 - the report must not die on a broken torch
         rows.append(("torch device", f"import failed: {e}", False))

@@ -43,3 +43,19 @@ def test_thread_setting_is_recorded_and_replayed(tmp_path, monkeypatch):
     write_run_info(tmp_path / "exp2", Exp(), argv=["svtk", "train"])
     assert json.loads((tmp_path / "exp2/run_info.json").read_text())["omp_num_threads"] is None
     assert "OMP_NUM_THREADS" not in (tmp_path / "exp2/cmd.sh").read_text()
+
+
+def test_instruction_set_pins_are_recorded_and_replayed(tmp_path, monkeypatch):
+    import torch
+
+    for k, v in {"OMP_NUM_THREADS": "1", "ATEN_CPU_CAPABILITY": "avx2",
+                 "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    write_run_info(tmp_path / "exp", Exp(), argv=["svtk", "train"])
+    info = json.loads((tmp_path / "exp/run_info.json").read_text())
+    assert info["numerics_env"] == {"OMP_NUM_THREADS": "1", "ATEN_CPU_CAPABILITY": "avx2",
+                                    "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert info["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert ("\nOMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 "
+            "ONEDNN_MAX_CPU_ISA=AVX2 svtk train ") in (tmp_path / "exp/cmd.sh").read_text()

@@ -356,20 +356,29 @@ def matmul_gflops(n: int = 1024, seconds: float = 0.3) -> float | None:
         torch.set_num_threads(threads)
 
 
+def _run_infos(exp_dir: Path) -> list[dict]:
+    """The run_info.json of each training phase in ``exp_dir`` (unreadable ones left out)."""
+    out = []
+    for path in sorted(exp_dir.glob("*/run_info.json")):
+        try:
+            out.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError):
+            continue
+    return out
+
+
 def _git_line(exp_dir: Path) -> str:
     from svtk.runinfo import git_revision
 
     g = git_revision()
     rev = f"{g['commit'][:12]}{' (dirty)' if g['dirty'] else ''}" if g else "unknown"
-    trained = set()
-    for info in exp_dir.glob("*/run_info.json"):
-        try:
-            gi = json.loads(info.read_text()).get("git") or {}
-        except json.JSONDecodeError:
-            continue
-        if gi.get("commit"):
-            trained.add(gi["commit"][:12] + (" (dirty)" if gi.get("dirty") else ""))
+    infos = _run_infos(exp_dir)
+    trained = {gi["commit"][:12] + (" (dirty)" if gi.get("dirty") else "")
+               for gi in (i.get("git") or {} for i in infos) if gi.get("commit")}
+    # the last digits of a result depend on the CPU kernels' instruction set (svtk.runinfo)
+    kernels = {i["cpu_capability"] for i in infos if i.get("cpu_capability")}
     extra = f"; training ran at {', '.join(sorted(trained))}" if trained else ""
+    extra += f" with torch CPU kernels {', '.join(sorted(kernels))}" if kernels else ""
     return f"svtk git revision {rev}{extra}"
 
 

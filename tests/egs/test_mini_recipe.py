@@ -96,3 +96,18 @@ def test_rerun_skips_finished_stages(recipe_run):
     logs = [f.read_text() for d in ("exp/log", "exp/pretrain/log") for f in (recipe / d).glob("*.log")]
     assert again.stderr.count("skipping") + sum(t.count("skipping") for t in logs) >= 8, \
         again.stderr[-4000:]
+
+
+def test_training_dirs_say_how_to_run_them_again(recipe_run):
+    """A phase trained under `svtk batch` records `svtk train ...` (cmd.sh re-runs it) and the
+    settings that fix its last digits: one thread, and path.sh's AVX2 pins on an x86 CPU."""
+    recipe, _ = recipe_run
+    info = json.loads((recipe / "exp" / "mini" / "phase1" / "run_info.json").read_text())
+    assert info["command"].startswith("svtk train ") and "--phase phase1" in info["command"]
+    assert info["numerics_env"]["OMP_NUM_THREADS"] == "1"
+    cpuinfo = Path("/proc/cpuinfo")
+    if (os.environ.get("SVTK_CPU_ISA", "avx2") == "avx2" and cpuinfo.is_file()
+            and "avx2" in cpuinfo.read_text().split()):
+        assert info["numerics_env"]["ATEN_CPU_CAPABILITY"] == "avx2"
+        assert info["cpu_capability"] == "AVX2"
+    assert "svtk train " in (recipe / "exp" / "mini" / "phase1" / "cmd.sh").read_text()

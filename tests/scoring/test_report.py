@@ -178,3 +178,13 @@ def test_report_without_a_layer_mix_has_no_weights_section(exps):
     write_report(main, confusion_plots=False)
     assert "## Learned layer weights" not in (main / "RESULTS.md").read_text()
     assert json.loads((main / "results.json").read_text())["layer_weights"] == {}
+
+
+def test_header_names_the_training_commit_and_cpu_kernels(tmp_path):
+    exp = make_fake_exp(tmp_path / "mini", n=2)
+    for name, kernels in (("phase1", "AVX2"), ("phase2a", "AVX2")):
+        (exp / name).mkdir(exist_ok=True)
+        (exp / name / "run_info.json").write_text(json.dumps(
+            {"git": {"commit": "0123456789abcdef", "dirty": False}, "cpu_capability": kernels}))
+    md = write_report(exp).read_text()
+    assert "training ran at 0123456789ab with torch CPU kernels AVX2\n" in md
