@@ -51,7 +51,10 @@ exp_all=exp/mini_all_at_once      # the same model trained on all tasks at once
 # joint CTC/LLM decoding (stage 12): the weight of the encoder's CTC head, chosen on dev (32
 # utterances, 212 words; beam 4, the 12:24 run of 2026-12-02): 0.5 / 0.6 / 0.7 / 0.8 / 0.9 / 1.0
 # gave 16.5 / 16.0 / 14.6 / 16.0 / 19.3 / 26.4 % WER (a sweep that morning, decoded in a way
-# not recorded, also put 0.7 ahead of 0.5: 17.0 / 19.3 %, and beam 8 no better than 4)
+# not recorded, also put 0.7 ahead of 0.5: 17.0 / 19.3 %, and beam 8 no better than 4). On the
+# 14:55 run's model (the same weights), beam 8 at 0.6 / 0.7 / 0.8: 16.5 / 16.0 / 17.0 %; beam 4
+# at 0.7 with --set length_penalty= 0 / 0.5 / 1 (the default) / 1.5 / 2: 16.0 / 15.6 / 14.6 /
+# 15.6 / 17.0 %
 ctc_weight=0.7
 # The pre-trained encoder and LLM go to exp/pretrain, where conf/model/mini.yaml loads them from.
 
