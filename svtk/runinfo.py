@@ -64,10 +64,7 @@ def cpu_capability() -> str | None:
     """The instruction set of torch's CPU kernels in this process ("AVX2", "AVX512", ...), or
     None where torch is not imported (it is not imported for this)."""
     torch = sys.modules.get("torch")
-    try:
-        return str(torch.backends.cpu.get_cpu_capability()) if torch is not None else None
-    except AttributeError:  # pragma: no cover - torch < 2.1
-        return None
+    return str(torch.backends.cpu.get_cpu_capability()) if torch is not None else None
 
 
 def git_revision(path: str | Path | None = None) -> dict[str, Any] | None:
@@ -107,7 +104,6 @@ def write_run_info(out_dir: str | Path, config: Any, argv: list[str] | None = No
         "command": cmd,
         "cwd": os.getcwd(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "omp_num_threads": numerics.get("OMP_NUM_THREADS"),
         "numerics_env": numerics,
         "cpu_capability": cpu_capability(),
         "versions": package_versions(),

@@ -72,7 +72,7 @@ def require_festival_voice(package: str) -> str:
 
 def environment_report() -> list[tuple[str, str, bool]]:
     """(component, detail, ok) rows: Python packages, torch device, external programs."""
-    from svtk.runinfo import package_versions
+    from svtk.runinfo import cpu_capability, package_versions
 
     rows: list[tuple[str, str, bool]] = []
     for name, version in package_versions().items():
@@ -82,7 +82,7 @@ def environment_report() -> list[tuple[str, str, bool]]:
 
         cuda = torch.cuda.is_available()
         detail = (f"threads={torch.get_num_threads()}, "
-                  f"cpu kernels={torch.backends.cpu.get_cpu_capability()}, "
+                  f"cpu kernels={cpu_capability()}, "
                   f"cuda={'yes: ' + torch.cuda.get_device_name(0) if cuda else 'no'}")
         rows.append(("torch device", detail, True))
     except Exception as e:  # noqa: BLE001 - the report must not die on a broken torch

@@ -38,11 +38,12 @@ def test_thread_setting_is_recorded_and_replayed(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
     write_run_info(tmp_path / "exp", Exp(), argv=["svtk", "train"])
-    assert json.loads((tmp_path / "exp/run_info.json").read_text())["omp_num_threads"] == "1"
+    assert json.loads((tmp_path / "exp/run_info.json").read_text())["numerics_env"] == {
+        "OMP_NUM_THREADS": "1"}
     assert "\nOMP_NUM_THREADS=1 svtk train " in (tmp_path / "exp/cmd.sh").read_text()
     monkeypatch.delenv("OMP_NUM_THREADS")
     write_run_info(tmp_path / "exp2", Exp(), argv=["svtk", "train"])
-    assert json.loads((tmp_path / "exp2/run_info.json").read_text())["omp_num_threads"] is None
+    assert json.loads((tmp_path / "exp2/run_info.json").read_text())["numerics_env"] == {}
     assert "OMP_NUM_THREADS" not in (tmp_path / "exp2/cmd.sh").read_text()
 
 
