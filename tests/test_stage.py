@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 import pytest
@@ -143,6 +144,25 @@ def test_directory_input(setup):
     (corpus / "b.wav").write_bytes(b"2")
     with pytest.raises(StageMismatch, match="1 -> 2 files"):
         Stage("prep", tmp_path / "work", Cfg(), [corpus]).is_done()
+
+
+def test_directory_input_made_again_with_the_same_bytes_is_unchanged(setup):
+    """A model directory trained again to the same weights (new files, new mtimes) is the same
+    input; one byte changed in a file of the same size is not."""
+    tmp_path, _, out = setup
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(b"abcd")
+    calls: list = []
+    run(Stage("prep", tmp_path / "work", Cfg(), [model]), out, calls)
+    (model / "weights.bin").unlink()
+    (model / "weights.bin").write_bytes(b"abcd")
+    os.utime(model / "weights.bin", ns=(1, 1))
+    run(Stage("prep", tmp_path / "work", Cfg(), [model]), out, calls)
+    assert calls == [1]
+    (model / "weights.bin").write_bytes(b"abce")
+    with pytest.raises(StageMismatch, match="content differs"):
+        Stage("prep", tmp_path / "work", Cfg(), [model]).is_done()
 
 
 def test_force_redoes(setup):
