@@ -148,8 +148,28 @@ def fingerprint(path: str | Path) -> dict[str, Any]:
             size = f.stat().st_size
             h.update(f"{f.relative_to(p)}\0{size}\0{_hash_file(f, size)}\n".encode())
             n += 1
-        return {"kind": "dir", "files": n, "hash": h.hexdigest()}
+        return {"kind": "dir", "by": "content", "files": n, "hash": h.hexdigest()}
     return {"kind": "missing"}
+
+
+def _listing_hash(p: Path) -> str:
+    """How markers written before 2026-12-02 fingerprinted a directory: the relative path, size
+    and mtime of every file."""
+    h = hashlib.blake2b(digest_size=16)
+    for f in sorted(q for q in p.rglob("*") if q.is_file()):
+        st = f.stat()
+        h.update(f"{f.relative_to(p)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _unchanged(path: str, old: dict, new: dict) -> bool:
+    """``new`` is the fingerprint ``old`` recorded; an older marker's directory listing counts
+    when the listing is still the same (so that stages finished before still skip)."""
+    if old == new:
+        return True
+    if not (old.get("kind") == "dir" == new.get("kind")) or "by" in old:
+        return False
+    return old.get("hash") == _listing_hash(Path(path))
 
 
 def _describe_change(old: dict, new: dict) -> str:
@@ -239,7 +259,7 @@ class Stage:
                 diffs.append(f"input {p}: new input")
             elif p not in now:
                 diffs.append(f"input {p}: no longer an input")
-            elif old_inputs[p] != now[p]:
+            elif not _unchanged(p, old_inputs[p], now[p]):
                 diffs.append(f"input {p}: {_describe_change(old_inputs[p], now[p])}")
         return diffs
 

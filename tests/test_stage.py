@@ -165,6 +165,31 @@ def test_directory_input_made_again_with_the_same_bytes_is_unchanged(setup):
         Stage("prep", tmp_path / "work", Cfg(), [model]).is_done()
 
 
+def test_a_marker_from_before_content_hashed_directories_still_skips(setup):
+    """Markers written before directories were hashed by content recorded their file listing
+    (path, size, mtime): while that listing stands, the stage is done; a touched file is a
+    change, as it was then."""
+    import json
+
+    from svtk.stage import _listing_hash
+
+    tmp_path, _, out = setup
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "ic.yaml").write_text("- a\n")
+    calls: list = []
+    run(Stage("prep", tmp_path / "work", Cfg(), [prompts]), out, calls)
+    marker = tmp_path / "work" / ".prep.done"
+    m = json.loads(marker.read_text())
+    m["inputs"][str(prompts)] = {"kind": "dir", "files": 1, "hash": _listing_hash(prompts)}
+    marker.write_text(json.dumps(m))
+    run(Stage("prep", tmp_path / "work", Cfg(), [prompts]), out, calls)
+    assert calls == [1]
+    os.utime(prompts / "ic.yaml", ns=(1, 1))
+    with pytest.raises(StageMismatch, match="content differs"):
+        Stage("prep", tmp_path / "work", Cfg(), [prompts]).is_done()
+
+
 def test_force_redoes(setup):
     tmp_path, inp, out = setup
     calls: list = []
