@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass
 
 import pytest
 
-from svtk.stage import Stage, StageMismatch, atomic_path, atomic_write_text
+from svtk.stage import Stage, StageMismatch, _listing_hash, atomic_path, atomic_write_text
 
 
 @dataclass
@@ -169,10 +170,6 @@ def test_a_marker_from_before_content_hashed_directories_still_skips(setup):
     """Markers written before directories were hashed by content recorded their file listing
     (path, size, mtime): while that listing stands, the stage is done; a touched file is a
     change, as it was then."""
-    import json
-
-    from svtk.stage import _listing_hash
-
     tmp_path, _, out = setup
     prompts = tmp_path / "prompts"
     prompts.mkdir()
