@@ -30,6 +30,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -92,12 +93,35 @@ def read_commands(path: str | Path) -> list[Command]:
     return commands
 
 
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def _init_worker(threads: int) -> None:
     # read by torch (and OpenMP / MKL) when first imported: the parent has not imported torch
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    for var in THREAD_VARS:
         os.environ[var] = str(threads)
     if "torch" in sys.modules:  # imported before the fork after all: set it directly
         sys.modules["torch"].set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def _threads_here(threads: int):
+    """:func:`_init_worker` for commands run in this process, undone afterwards: the caller (a
+    test, a notebook) keeps its own thread settings."""
+    saved = {var: os.environ.get(var) for var in THREAD_VARS}
+    torch = sys.modules.get("torch")
+    torch_threads = torch.get_num_threads() if torch is not None else None
+    _init_worker(threads)
+    try:
+        yield
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+        if torch_threads is not None:
+            torch.set_num_threads(torch_threads)
 
 
 def run_command(command: Command) -> Result:
@@ -179,9 +203,9 @@ def run_batch(commands: list[Command], jobs: int = 2, threads: int = 1) -> list[
     (a DataLoader's workers); one that dies (a crash in C) fails the command it was running."""
     plan = _Plan(commands)
     if jobs <= 1 or len(commands) <= 1:
-        _init_worker(threads)
-        while (i := plan.next()) is not None:  # file order: every dependency runs first
-            plan.finish(i, run_command(commands[i]))
+        with _threads_here(threads):
+            while (i := plan.next()) is not None:  # file order: every dependency runs first
+                plan.finish(i, run_command(commands[i]))
         return [plan.results[i] for i in range(len(commands))]
     from multiprocessing.connection import wait
 

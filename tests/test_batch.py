@@ -175,13 +175,11 @@ def test_a_failed_dependency_fails_its_dependents_without_running_them(tmp_path,
     assert log("other.log").read_text().startswith("ran other")
 
 
-def test_a_batched_command_records_its_own_command_line(tmp_path, monkeypatch):
+def test_a_batched_command_records_its_own_command_line(tmp_path):
     """The cmd.sh and run_info.json of a directory that a command run by svtk batch made name
     that command, not `svtk batch ... /tmp/svtk-jobs.XXXX` (a file gone by then)."""
     from svtk.testing.training import make_task_cuts
 
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # one job sets them here: put them back
-        monkeypatch.delenv(var, raising=False)
     cuts = make_task_cuts(tmp_path / "toy", tasks=("asr",), n_train=2, n_dev=2)
     out = tmp_path / "fbank"
     argv = ["data", "fbank", "--cuts", str(cuts["dev"]), "--split", "dev", "--out-dir", str(out)]
@@ -193,3 +191,22 @@ def test_a_batched_command_records_its_own_command_line(tmp_path, monkeypatch):
     replay = (out / "cmd.sh").read_text().splitlines()[-1]
     assert replay.startswith("OMP_NUM_THREADS=1 ") and replay.endswith(f' {line} "$@"'), replay
     assert sys.argv == before  # the process's own arguments are back
+
+
+def test_commands_run_here_leave_the_callers_thread_settings_as_they_were(tmp_path, monkeypatch):
+    import torch
+
+    seen = []
+    monkeypatch.setattr(svtk.cli, "run", lambda argv: seen.append(
+        (os.environ.get("OMP_NUM_THREADS"), torch.get_num_threads())) or 0)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        run_batch([Command(tmp_path / "a.log", ["a"])], jobs=1, threads=1)
+        assert seen == [("1", 1)]  # the command ran with the batch's threads
+        assert os.environ["OMP_NUM_THREADS"] == "7" and "MKL_NUM_THREADS" not in os.environ
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
