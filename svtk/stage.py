@@ -128,6 +128,10 @@ def _hash_file(path: Path, size: int) -> str:
     return h.hexdigest()
 
 
+def _files_under(p: Path) -> list[Path]:
+    return sorted(q for q in p.rglob("*") if q.is_file())
+
+
 def fingerprint(path: str | Path) -> dict[str, Any]:
     """What identifies an input: the content of a file, or the relative path and content of every
     file under a directory; a file over ``CONTENT_HASH_LIMIT`` by its size, ends and mtime.
@@ -144,7 +148,7 @@ def fingerprint(path: str | Path) -> dict[str, Any]:
     if p.is_dir():
         h = hashlib.blake2b(digest_size=16)
         n = 0
-        for f in sorted(q for q in p.rglob("*") if q.is_file()):
+        for f in _files_under(p):
             size = f.stat().st_size
             h.update(f"{f.relative_to(p)}\0{size}\0{_hash_file(f, size)}\n".encode())
             n += 1
@@ -156,7 +160,7 @@ def _listing_hash(p: Path) -> str:
     """How markers written before 2026-12-02 fingerprinted a directory: the relative path, size
     and mtime of every file."""
     h = hashlib.blake2b(digest_size=16)
-    for f in sorted(q for q in p.rglob("*") if q.is_file()):
+    for f in _files_under(p):
         st = f.stat()
         h.update(f"{f.relative_to(p)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
