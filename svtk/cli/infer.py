@@ -1,10 +1,16 @@
-"""``svtk infer``: answer one instruction about one audio file, printed to stdout.
+"""``svtk infer``: answer instructions about audio files, printed to stdout.
 
-Loads an experiment dir (its newest checkpoint) or an ``svtk export`` dir.
+Loads an experiment dir (its newest checkpoint) or an ``svtk export`` dir once, and answers
+every task (``--task``, repeatable or comma-separated) for every file given, in batches. One
+file and one task print the answer alone; more print ``FILE<TAB>TASK<TAB>ANSWER`` lines, in
+the order given; ``--json`` prints each whole record. Decode options come from ``--config`` (a
+conf/decode/*.yaml preset) and ``--set``, which the options on the command line override.
 
 Usage::
 
     svtk infer a.wav --exp-dir exp/mini --task ic --constrained
+    svtk infer a.wav b.flac --exp-dir exp/mini --task asr,ic,sf --constrained
+    svtk infer a.wav --exp-dir exp/mini --task asr -c ../../conf/decode/ctc.yaml --ctc-weight 0.7
     svtk infer a.wav --exp-dir exp/mini/export --prompt "Transcribe the audio."
 """
 
@@ -15,34 +21,59 @@ from typing import Annotated
 
 import typer
 
+from svtk.cli.common import ConfigOpt, SetOpt
+
 
 def infer(
-    audio: Annotated[Path, typer.Argument(help="Audio file (any format lhotse reads).")],
-    exp_dir: Annotated[Path, typer.Option("--exp-dir", "-e", help="Experiment dir or export dir.")],
-    task: Annotated[str | None, typer.Option(help="Task name (asr, ic, sf ...): label set, default prompt.")] = None,
-    prompt: Annotated[str | None, typer.Option(help="Instruction text (default: the task's first training prompt).")] = None,
-    constrained: Annotated[bool, typer.Option("--constrained/--no-constrained", help="Restrict to the task's labels.")] = False,
-    joint: Annotated[bool, typer.Option("--joint/--no-joint", help="Decode 'ASR: ... | TASK: ... |'.")] = False,
-    beam: Annotated[int, typer.Option(help="Beam size (1: greedy).")] = 1,
-    max_new_tokens: Annotated[int, typer.Option(help="Generation length limit.")] = 128,
+    audio: Annotated[list[Path], typer.Argument(help="Audio files (any format lhotse reads).", show_default=False)],
+    exp_dir: Annotated[Path, typer.Option("--exp-dir", "-e", help="Experiment dir, a phase dir, or an export dir.")],
+    task: Annotated[list[str] | None, typer.Option(help="Task name (asr, ic, sf ...): label set, default prompt. Repeat it, or separate names by commas, to ask several.", show_default=False)] = None,
+    prompt: Annotated[str | None, typer.Option(help="Instruction text (default: each task's first training prompt).")] = None,
+    config: ConfigOpt = None,
+    overrides: SetOpt = None,
+    constrained: Annotated[bool | None, typer.Option("--constrained/--no-constrained", help="Restrict closed-set outputs to their labels (SF: slot types).", show_default=False)] = None,
+    joint: Annotated[bool | None, typer.Option("--joint/--no-joint", help="Decode 'ASR: ... | TASK: ... |'.", show_default=False)] = None,
+    beam: Annotated[int | None, typer.Option(help="Beam size (1: greedy).", show_default=False)] = None,
+    ctc_weight: Annotated[float | None, typer.Option(help="Joint CTC/LLM decoding of ASR and of joint transcripts: weight of the encoder's CTC prefix scores (0: LLM only).", show_default=False)] = None,
+    max_new_tokens: Annotated[int | None, typer.Option(help="Generation length limit.", show_default=False)] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Most answers decoded in one batch.", show_default=False)] = None,
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint (experiment dirs only).")] = None,
+    phase: Annotated[str | None, typer.Option(help="Curriculum phase (default: the speechlm phase finished last).")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda ...")] = "cpu",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the whole hypothesis record as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each whole hypothesis record as a JSON line.")] = False,
 ) -> None:
-    """Answer one instruction about one audio file.
+    """Answer instructions about audio files.
 
     Example:  svtk infer a.wav --exp-dir exp/mini --task ic --constrained
+              svtk infer a.wav b.wav --exp-dir exp/mini --task asr,ic
     """
     import json
+    from dataclasses import replace
 
+    from svtk.cli.common import load
     from svtk.decoding.driver import DecodeConfig
-    from svtk.decoding.infer import infer_file
+    from svtk.decoding.infer import infer_cuts, infer_files
     from svtk.decoding.loading import load_speechlm
+    from svtk.errors import UserError
 
-    opts = DecodeConfig(beam=beam, constrained=constrained, joint=joint, max_new_tokens=max_new_tokens)
-    model, _ = load_speechlm(exp_dir, checkpoint, device, merge_lora=True)
-    rec = infer_file(model, audio, task=task, prompt=prompt, opts=opts)
-    typer.echo(json.dumps(rec, ensure_ascii=False) if as_json else rec["hyp"])
+    tasks = [t.strip() for item in task or [] for t in item.split(",") if t.strip()]
+    if not tasks and prompt is None:
+        raise UserError("give --task or --prompt (or both)")
+    opts = load(DecodeConfig, config, overrides)
+    given = dict(constrained=constrained, joint=joint, beam=beam, ctc_weight=ctc_weight,
+                 max_new_tokens=max_new_tokens, batch_size=batch_size)
+    opts = replace(opts, **{k: v for k, v in given.items() if v is not None})
+    # files, tasks and prompts are checked before the model load, which takes seconds
+    cuts = infer_cuts(audio, tasks=tasks or [None], prompt=prompt, opts=opts)
+    model, _ = load_speechlm(exp_dir, checkpoint, device, phase=phase, merge_lora=True)
+    records = infer_files(model, audio, opts=opts, cuts=cuts)
+    for rec in records:
+        if as_json:
+            typer.echo(json.dumps(rec, ensure_ascii=False))
+        elif len(records) == 1:
+            typer.echo(rec["hyp"])
+        else:
+            typer.echo(f"{rec['audio']}\t{rec['task'] or '-'}\t{rec['hyp']}")
 
 
 def register(root: typer.Typer) -> None:

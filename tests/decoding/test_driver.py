@@ -9,6 +9,7 @@ import yaml
 
 from svtk.decoding.driver import DecodeConfig, decode_cuts, decode_split, decode_tag
 from svtk.decoding.prompts import PromptChooser
+from svtk.errors import UserError
 from svtk.stage import StageMismatch
 from svtk.testing.decoding import LABELS, SLOT_TYPES, FakeSpeechLM, dummy_task_cuts
 
@@ -321,6 +322,36 @@ def test_infer_fills_the_prompt_as_training_did(tmp_path, model):
     labels = task_labels("ic")
     assert rec["prompt"] == render("Which intent?\n{labels}", labels=label_descriptions("ic", labels))
     assert "\nlights_on (" in rec["prompt"] and rec["hyp"] in labels
+
+
+def test_infer_answers_every_file_and_task_as_if_asked_alone(tmp_path, model):
+    """``infer_files``: one record per (file, task), files first, in the order given, each the
+    same answer as asking for it alone; closed-set answers are labels under the constraint."""
+    import numpy as np
+    import soundfile as sf
+
+    from svtk.decoding.infer import infer_file, infer_files, task_labels
+
+    bank = tmp_path / "prompts"
+    bank.mkdir()
+    for task in ("ic", "asr"):
+        (bank / f"{task}.yaml").write_text(yaml.safe_dump({"train": [f"{task} please"], "unseen": ["x"]}))
+    rng = np.random.default_rng(0)
+    wavs = [tmp_path / "a.wav", tmp_path / "b.flac"]
+    for i, w in enumerate(wavs):
+        sf.write(w, 0.1 * rng.standard_normal(8000 * (i + 1)).astype("float32"), 16000)
+    opts = DecodeConfig(prompt_dir=str(bank), constrained=True, max_new_tokens=12, batch_size=3)
+    recs = infer_files(model, wavs, tasks=["asr", "ic"], opts=opts)
+    assert [(r["audio"], r["task"]) for r in recs] == [(str(w), t) for w in wavs for t in ("asr", "ic")]
+    for r in recs:
+        alone = infer_file(model, r["audio"], task=r["task"], opts=opts)
+        assert (r["hyp"], r["raw"], r["prompt"]) == (alone["hyp"], alone["raw"], alone["prompt"])
+    assert all(r["hyp"] in task_labels("ic") for r in recs if r["task"] == "ic")
+    assert len({r["id"] for r in infer_files(model, [wavs[0], wavs[0]], tasks=["ic"], opts=opts)}) == 2
+    with pytest.raises(UserError, match="not found"):
+        infer_files(model, [tmp_path / "nope.wav"], tasks=["ic"], opts=opts)
+    with pytest.raises(UserError, match="--task or --prompt"):
+        infer_files(model, wavs, tasks=[None], opts=opts)
 
 
 def test_decode_presets_load():

@@ -65,6 +65,13 @@ def test_export_and_infer_a_trained_experiment(toy_cuts, tmp_path, capsys):
                     "--json"]) == 0
         answers.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
     assert answers[0]["hyp"] == answers[1]["hyp"] and answers[0]["raw"] == answers[1]["raw"]
+    # several files and tasks with one load: FILE<TAB>TASK<TAB>ANSWER, files in the order given
+    other = load_manifest(toy_cuts["dev"])[1].recording.sources[0].source
+    assert run(["infer", audio, other, "--exp-dir", str(out), "--task", "asr,ic", "--task", "sf",
+                "--constrained", "--max-new-tokens", "4"]) == 0
+    lines = [ln.split("\t") for ln in capsys.readouterr().out.strip().splitlines()[-6:]]
+    assert [ln[:2] for ln in lines] == [[a, t] for a in (audio, other) for t in ("asr", "ic", "sf")]
+    assert run(["infer", audio, str(tmp_path / "nope.wav"), "--exp-dir", str(out), "--task", "asr"]) == 2
     # decoding another phase or checkpoint writes its own decode dir (the default tag says which)
     dec = ["decode", "--exp-dir", str(exp), "--split", "dev", "--cuts", str(toy_cuts["dev"]),
            "--max-new-tokens", "2"]
