@@ -52,7 +52,7 @@ def infer(
 
     from svtk.cli.common import load
     from svtk.decoding.driver import DecodeConfig
-    from svtk.decoding.infer import infer_cuts, infer_files
+    from svtk.decoding.infer import answer, infer_cuts
     from svtk.decoding.loading import load_speechlm
     from svtk.errors import UserError
 
@@ -66,7 +66,7 @@ def infer(
     # files, tasks and prompts are checked before the model load, which takes seconds
     cuts = infer_cuts(audio, tasks=tasks or [None], prompt=prompt, opts=opts)
     model, _ = load_speechlm(exp_dir, checkpoint, device, phase=phase, merge_lora=True)
-    records = infer_files(model, audio, opts=opts, cuts=cuts)
+    records = answer(model, cuts, opts)
     for rec in records:
         if as_json:
             typer.echo(json.dumps(rec, ensure_ascii=False))

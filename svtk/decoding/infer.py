@@ -97,18 +97,22 @@ def infer_cuts(audios: Sequence[str | Path], *, tasks: Sequence[str | None] = (N
     return cuts
 
 
-def infer_files(model, audios: Sequence[str | Path], *, tasks: Sequence[str | None] = (None,),
-                prompt: str | None = None, labels: list[str] | None = None,
-                opts: DecodeConfig | None = None, cuts: list | None = None) -> list[dict[str, Any]]:
-    """One record per audio file and task (see :func:`infer_cuts`): the decode driver's
-    record (see :mod:`svtk.decoding.driver`) plus ``audio``, the file's path. ``cuts``: those
-    of ``infer_cuts``, made already. ``opts.batch_size`` items are decoded at a time."""
-    opts = opts or DecodeConfig()
-    if cuts is None:
-        cuts = infer_cuts(audios, tasks=tasks, prompt=prompt, labels=labels, opts=opts)
-    opts = replace(opts, prompts="cut", max_duration=None, tasks=None)
+def answer(model, cuts: list, opts: DecodeConfig | None = None) -> list[dict[str, Any]]:
+    """Decode the cuts of :func:`infer_cuts`: one record each, in their order, the decode
+    driver's record (see :mod:`svtk.decoding.driver`) plus ``audio``, the file's path.
+    ``opts.batch_size`` items are decoded at a time."""
+    opts = replace(opts or DecodeConfig(), prompts="cut", max_duration=None, tasks=None)
     return [{**rec, "audio": cut.custom["audio"]}
             for rec, cut in zip(decode_cuts(model, cuts, opts), cuts, strict=True)]
+
+
+def infer_files(model, audios: Sequence[str | Path], *, tasks: Sequence[str | None] = (None,),
+                prompt: str | None = None, labels: list[str] | None = None,
+                opts: DecodeConfig | None = None) -> list[dict[str, Any]]:
+    """One record per audio file and task, files in the order given, then tasks (see
+    :func:`infer_cuts` and :func:`answer`)."""
+    return answer(model, infer_cuts(audios, tasks=tasks, prompt=prompt, labels=labels, opts=opts),
+                  opts)
 
 
 def infer_file(model, audio: str | Path, *, task: str | None = None, prompt: str | None = None,
