@@ -3,7 +3,8 @@
 Loads an experiment dir (its newest checkpoint) or an ``svtk export`` dir once, and answers
 every task (``--task``, repeatable or comma-separated) for every file given, in batches. One
 file and one task print the answer alone; more print ``FILE<TAB>TASK<TAB>ANSWER`` lines, in
-the order given; ``--json`` prints each whole record. Decode options come from ``--config`` (a
+the order given (``--joint``: the whole ``ASR: ... | TASK: ... |`` output); ``--json`` prints
+each whole record. Decode options come from ``--config`` (a
 conf/decode/*.yaml preset) and ``--set``, which the options on the command line override.
 
 Usage::
@@ -68,12 +69,13 @@ def infer(
     model, _ = load_speechlm(exp_dir, checkpoint, device, phase=phase, merge_lora=True)
     records = answer(model, cuts, opts)
     for rec in records:
+        text = rec["raw"] if rec["joint"] else rec["hyp"]  # joint: the transcript too
         if as_json:
             typer.echo(json.dumps(rec, ensure_ascii=False))
         elif len(records) == 1:
-            typer.echo(rec["hyp"])
+            typer.echo(text)
         else:
-            typer.echo(f"{rec['audio']}\t{rec['task'] or '-'}\t{rec['hyp']}")
+            typer.echo(f"{rec['audio']}\t{rec['task'] or '-'}\t{text}")
 
 
 def register(root: typer.Typer) -> None:

@@ -72,6 +72,10 @@ def test_export_and_infer_a_trained_experiment(toy_cuts, tmp_path, capsys):
     lines = [ln.split("\t") for ln in capsys.readouterr().out.strip().splitlines()[-6:]]
     assert [ln[:2] for ln in lines] == [[a, t] for a in (audio, other) for t in ("asr", "ic", "sf")]
     assert run(["infer", audio, str(tmp_path / "nope.wav"), "--exp-dir", str(out), "--task", "asr"]) == 2
+    # joint decoding prints the whole output, the transcript first
+    assert run(["infer", audio, "--exp-dir", str(out), "--task", "ic", "--joint", "--constrained",
+                "--max-new-tokens", "6"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("ASR:")
     # decoding another phase or checkpoint writes its own decode dir (the default tag says which)
     dec = ["decode", "--exp-dir", str(exp), "--split", "dev", "--cuts", str(toy_cuts["dev"]),
            "--max-new-tokens", "2"]
