@@ -19,6 +19,19 @@ SetOpt = Annotated[
         show_default=False,
     ),
 ]
+# decode options shared by `svtk decode` and `svtk infer` (None: the --config value stands)
+ConstrainedOpt = Annotated[bool | None, typer.Option(
+    "--constrained/--no-constrained", help="Restrict closed-set outputs to their labels (SF: slot types).",
+    show_default=False)]
+JointOpt = Annotated[bool | None, typer.Option(
+    "--joint/--no-joint", help="Decode and parse 'ASR: ... | TASK: ... |'.", show_default=False)]
+BeamOpt = Annotated[int | None, typer.Option(help="Beam size (1: greedy).", show_default=False)]
+MaxNewTokensOpt = Annotated[int | None, typer.Option(help="Generation length limit.", show_default=False)]
+CtcWeightOpt = Annotated[float | None, typer.Option(
+    help="Joint CTC/LLM decoding of ASR and of joint outputs' transcripts: weight of the "
+         "encoder's CTC prefix scores (0: LLM only).", show_default=False)]
+PhaseOpt = Annotated[str | None, typer.Option(
+    help="Curriculum phase to decode (default: the speechlm phase finished last).")]
 ForceOpt = Annotated[
     bool,
     typer.Option("--force", help="Redo a finished stage even if its config or inputs changed."),

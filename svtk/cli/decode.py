@@ -22,7 +22,17 @@ from typing import Annotated
 
 import typer
 
-from svtk.cli.common import ConfigOpt, ForceOpt, SetOpt
+from svtk.cli.common import (
+    BeamOpt,
+    ConfigOpt,
+    ConstrainedOpt,
+    CtcWeightOpt,
+    ForceOpt,
+    JointOpt,
+    MaxNewTokensOpt,
+    PhaseOpt,
+    SetOpt,
+)
 
 
 def decode(
@@ -33,17 +43,17 @@ def decode(
     data_dir: Annotated[Path, typer.Option(help="Where the task cuts of each split live.")] = Path("data/tasks"),
     cuts: Annotated[Path | None, typer.Option(help="Decode this cut manifest instead of <data-dir>/<split>.")] = None,
     prompts: Annotated[str | None, typer.Option(help="cut | train | unseen | PATH to a YAML prompt bank.")] = None,
-    constrained: Annotated[bool | None, typer.Option("--constrained/--no-constrained", help="Restrict closed-set outputs to their labels (SF: slot types).", show_default=False)] = None,
-    joint: Annotated[bool | None, typer.Option("--joint/--no-joint", help="Decode and parse 'ASR: ... | TASK: ... |'.", show_default=False)] = None,
-    beam: Annotated[int | None, typer.Option(help="Beam size (1: greedy).", show_default=False)] = None,
+    constrained: ConstrainedOpt = None,
+    joint: JointOpt = None,
+    beam: BeamOpt = None,
     batch_size: Annotated[int | None, typer.Option(help="Most cuts per batch.", show_default=False)] = None,
     max_duration: Annotated[float | None, typer.Option(help="Most seconds of audio per batch.", show_default=False)] = None,
-    max_new_tokens: Annotated[int | None, typer.Option(help="Generation length limit.", show_default=False)] = None,
-    ctc_weight: Annotated[float | None, typer.Option(help="Joint CTC/LLM decoding of ASR and of joint outputs' transcripts: weight of the encoder's CTC prefix scores (0: LLM only).", show_default=False)] = None,
+    max_new_tokens: MaxNewTokensOpt = None,
+    ctc_weight: CtcWeightOpt = None,
     ctc_pre_beam: Annotated[int | None, typer.Option(help="Joint CTC/LLM: CTC scores each hypothesis' K best next tokens by the LLM (0: every token; default: every token for a CTC vocabulary of at most 8192, else max(8, 1.5 x beam)).", show_default=False)] = None,
     tasks: Annotated[str | None, typer.Option(help="Decode only these tasks, comma-separated (default: all).", show_default=False)] = None,
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint to decode (default: the phase's final weights).")] = None,
-    phase: Annotated[str | None, typer.Option(help="Curriculum phase to decode (default: the speechlm phase finished last).")] = None,
+    phase: PhaseOpt = None,
     tag: Annotated[str | None, typer.Option(help="Decode dir name (default: from config name or options, then --phase and the --checkpoint's name).")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 ...")] = "cpu",
     system: Annotated[str, typer.Option(help="e2e (the SpeechLM) | gt-llm | asr-llm (cascades: the text-lm phase's LLM on the reference / CTC transcript).")] = "e2e",

@@ -22,7 +22,16 @@ from typing import Annotated
 
 import typer
 
-from svtk.cli.common import ConfigOpt, SetOpt
+from svtk.cli.common import (
+    BeamOpt,
+    ConfigOpt,
+    ConstrainedOpt,
+    CtcWeightOpt,
+    JointOpt,
+    MaxNewTokensOpt,
+    PhaseOpt,
+    SetOpt,
+)
 
 
 def infer(
@@ -32,14 +41,14 @@ def infer(
     prompt: Annotated[str | None, typer.Option(help="Instruction text (default: each task's first training prompt).")] = None,
     config: ConfigOpt = None,
     overrides: SetOpt = None,
-    constrained: Annotated[bool | None, typer.Option("--constrained/--no-constrained", help="Restrict closed-set outputs to their labels (SF: slot types).", show_default=False)] = None,
-    joint: Annotated[bool | None, typer.Option("--joint/--no-joint", help="Decode 'ASR: ... | TASK: ... |'.", show_default=False)] = None,
-    beam: Annotated[int | None, typer.Option(help="Beam size (1: greedy).", show_default=False)] = None,
-    ctc_weight: Annotated[float | None, typer.Option(help="Joint CTC/LLM decoding of ASR and of joint transcripts: weight of the encoder's CTC prefix scores (0: LLM only).", show_default=False)] = None,
-    max_new_tokens: Annotated[int | None, typer.Option(help="Generation length limit.", show_default=False)] = None,
+    constrained: ConstrainedOpt = None,
+    joint: JointOpt = None,
+    beam: BeamOpt = None,
+    ctc_weight: CtcWeightOpt = None,
+    max_new_tokens: MaxNewTokensOpt = None,
     batch_size: Annotated[int | None, typer.Option(help="Most answers decoded in one batch.", show_default=False)] = None,
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint (experiment dirs only).")] = None,
-    phase: Annotated[str | None, typer.Option(help="Curriculum phase (default: the speechlm phase finished last).")] = None,
+    phase: PhaseOpt = None,
     device: Annotated[str, typer.Option(help="cpu, cuda ...")] = "cpu",
     as_json: Annotated[bool, typer.Option("--json", help="Print each whole hypothesis record as a JSON line.")] = False,
 ) -> None:
