@@ -4,8 +4,8 @@ Loads an experiment dir (its newest checkpoint) or an ``svtk export`` dir once, 
 every task (``--task``, repeatable or comma-separated) for every file given, in batches. One
 file and one task print the answer alone; more print ``FILE<TAB>TASK<TAB>ANSWER`` lines, in
 the order given (``--joint``: the whole ``ASR: ... | TASK: ... |`` output); ``--json`` prints
-each whole record. Decode options come from ``--config`` (a
-conf/decode/*.yaml preset) and ``--set``, which the options on the command line override.
+each whole record. Decode options come from ``--config`` (a conf/decode/*.yaml preset) and
+``--set``, which the options on the command line override.
 
 Usage::
 
@@ -64,11 +64,8 @@ def infer(
     from svtk.decoding.driver import DecodeConfig
     from svtk.decoding.infer import answer, infer_cuts
     from svtk.decoding.loading import load_speechlm
-    from svtk.errors import UserError
 
     tasks = [t.strip() for item in task or [] for t in item.split(",") if t.strip()]
-    if not tasks and prompt is None:
-        raise UserError("give --task or --prompt (or both)")
     opts = load(DecodeConfig, config, overrides)
     given = dict(constrained=constrained, joint=joint, beam=beam, ctc_weight=ctc_weight,
                  max_new_tokens=max_new_tokens, batch_size=batch_size)
