@@ -43,3 +43,13 @@ def corpus_bleu_chrf(
         "chrf": float(c.score),
         "chrf_signature": str(chrf.get_signature()),
     }
+
+
+def sentence_stats(hyps: Sequence[str], refs: Sequence[str], tokenize: str | None = None,
+                   target_lang: str | None = None) -> list[list[int]]:
+    """sacrebleu's additive counts of each segment: hyp and ref length, n-gram matches, totals."""
+    from sacrebleu.metrics import BLEU
+
+    bleu = BLEU(tokenize=tokenize, trg_lang=target_lang or "")
+    stats = bleu._extract_corpus_statistics([h or "" for h in hyps], [[r or "" for r in refs]])
+    return [[int(x) for x in row] for row in stats]

@@ -34,6 +34,7 @@ class ClassificationResult:
     correct: int
     counts: dict[str, int] = field(default_factory=dict)  # empty_hyps, out_of_set_hyps, ...
     out_of_set: dict[str, int] = field(default_factory=dict)  # the unknown strings seen
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # each utterance's (ref, hyp) class
 
     @property
     def accuracy(self) -> float:
@@ -70,6 +71,11 @@ class ClassificationResult:
             cols.append(OTHER)
         return rows, cols, [[self.confusion.get(r, {}).get(c, 0) for c in cols] for r in rows]
 
+    def classes(self) -> list[str]:
+        """Every class an utterance can have: the labels, references outside them, ``<other>``."""
+        extra = [r for r in self.confusion if r not in self.labels and r != OTHER]
+        return [*self.labels, *extra, OTHER]
+
     def as_dict(self) -> dict:
         rows, cols, mat = self.matrix()
         return {"accuracy": self.accuracy, "uar": self.uar, "macro_f1": self.macro_f1,
@@ -95,6 +101,7 @@ def score_classification(
     counts: Counter[str] = Counter()
     out_of_set: Counter[str] = Counter()
     correct = 0
+    pairs = []
     for ref, hyp in zip(refs, hyps, strict=True):
         r, _ = matcher.match(ref)
         r = r if r is not None else (ref or "").strip()
@@ -113,13 +120,14 @@ def score_classification(
                 counts["lenient_matches"] += 1
         confusion.setdefault(r, {})
         confusion[r][h] = confusion[r].get(h, 0) + 1
+        pairs.append((r, h))
         correct += int(h == r and h != OTHER)
     return ClassificationResult(
         labels=all_labels,
         confusion=confusion, n=len(refs), correct=correct,
         counts={k: counts.get(k, 0) for k in
                 ("empty_hyps", "out_of_set_hyps", "lenient_matches", "refs_not_in_labels")},
-        out_of_set=dict(out_of_set.most_common()),
+        out_of_set=dict(out_of_set.most_common()), pairs=pairs,
     )
 
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from svtk.errors import UserError
+from svtk.scoring.bootstrap import ItemStats, paired_delta_ci
 from svtk.scoring.score import SCORES_JSON, read_decode_info
 from svtk.tasks import task_order as _task_key
 
@@ -161,6 +162,23 @@ def _extras(metric: str, t: dict) -> list[tuple[str, object]]:
     return []
 
 
+def _items(t: dict) -> ItemStats | None:
+    """The per-utterance statistics ``svtk score`` stored for a task (None: scored before it
+    stored them, or a metric without them)."""
+    return ItemStats.from_json(t["items"]) if t.get("items") else None
+
+
+def _interval(ci) -> str | None:
+    return f"[{ci[0]:.2f}, {ci[1]:.2f}]" if ci else None
+
+
+def _delta_ci(base: dict | None, t: dict | None) -> list[float] | None:
+    """The paired bootstrap interval of ``t - base`` (same utterances resampled for both)."""
+    a, b = _items(base or {}), _items(t or {})
+    res = paired_delta_ci(a, b) if a and b else None
+    return list(res[1:]) if res else None
+
+
 def _decoded(t: dict) -> bool:
     """False when the run never decoded this task (e.g. GT->LLM skips ASR: its input is the
     reference transcript): an all-missing score says nothing about the system."""
@@ -180,11 +198,11 @@ def task_tables(runs: list[DecodeRun]) -> dict[str, dict]:
             if not _decoded(t):
                 continue
             row = [run.split, run.tag, *(run.settings.get(k) for k in SETTINGS), t.get("score"),
-                   *(v for _, v in extras), joint, c.get("utterances"),
+                   _interval(t.get("ci95")), *(v for _, v in extras), joint, c.get("utterances"),
                    c.get("empty_hyps"), c.get("missing_scored_as_empty")]
             entry = tasks.setdefault(task, {"metric": metric, "rows": [], "runs": []})
             entry["header"] = ["split", "decode", *SETTINGS,
-                               f"**{METRIC_NAMES.get(metric, metric)}**",
+                               f"**{METRIC_NAMES.get(metric, metric)}**", "95% CI",
                                *(n for n, _ in extras), "joint WER", "utts", "empty", "missing"]
             entry["rows"].append(row)
             entry["runs"].append(run)
@@ -204,7 +222,7 @@ def comparisons(runs: list[DecodeRun]) -> dict[str, list[dict]]:
                 if not _decoded(t):
                     continue
                 g = groups.setdefault((task, run.split, rest), {})
-                g.setdefault(run.settings.get(factor), t.get("score"))
+                g.setdefault(run.settings.get(factor), t)
         rows = []
         for (task, split, rest), vals in sorted(groups.items(),
                                                  key=lambda kv: (_task_key(kv[0][0]), str(kv[0]))):
@@ -212,11 +230,14 @@ def comparisons(runs: list[DecodeRun]) -> dict[str, list[dict]]:
                 continue
             order = BASELINE_ORDER.get(factor, [])
             keys = sorted(vals, key=lambda v: (order.index(v) if v in order else len(order), str(v)))
-            base = vals[keys[0]]
+            scores = {k: vals[k].get("score") for k in keys}
+            base = scores[keys[0]]
             rows.append({"task": task, "split": split, "fixed": dict(rest),
-                         "values": {str(k): vals[k] for k in keys},
-                         "delta": {str(k): (vals[k] - base if None not in (vals[k], base) else None)
-                                   for k in keys[1:]}})
+                         "values": {str(k): scores[k] for k in keys},
+                         "delta": {str(k): (scores[k] - base if None not in (scores[k], base)
+                                            else None) for k in keys[1:]},
+                         "delta_ci95": {str(k): _delta_ci(vals[keys[0]], vals[k])
+                                        for k in keys[1:]}})
         if rows:
             out[factor] = rows
     return out
@@ -236,7 +257,8 @@ def compare_experiments(runs: list[DecodeRun], other: list[DecodeRun]) -> list[d
             a, b = mine_t[task].get("score"), other_t[task].get("score")
             rows.append({"task": task, "split": run.split, "decode": run.tag,
                          "metric": mine_t[task]["metric"], "score": a, "other": b,
-                         "delta": b - a if None not in (a, b) else None})
+                         "delta": b - a if None not in (a, b) else None,
+                         "delta_ci95": _delta_ci(mine_t[task], other_t[task])})
     return sorted(rows, key=lambda r: (_task_key(r["task"]), r["split"], r["decode"]))
 
 
@@ -427,6 +449,11 @@ def write_report(exp_dir: str | Path, compare: str | Path | None = None,
         "`empty`: empty hypotheses; `missing`: utterances the decoder never wrote, scored as "
         "empty. Closed-set `out of set`: outputs that are not a valid label.",
         "",
+        "`95% CI`: the percentile bootstrap interval of the score over the test utterances "
+        "(1000 resamples, `svtk.scoring.bootstrap`). The intervals of a Δ resample the same "
+        "utterances for both runs (paired); where one holds 0, this test set cannot tell the "
+        "two runs apart.",
+        "",
     ]
     tables = task_tables(runs)
     confusions: list[dict] = []  # drawn side by side once the tables are written
@@ -456,12 +483,13 @@ def write_report(exp_dir: str | Path, compare: str | Path | None = None,
             lines += [f"### {factor}", ""]
             vals = list(dict.fromkeys(v for r in rows for v in r["values"]))
             header = ["task", "split", "fixed"] + [_setting_label(factor, v) for v in vals] + \
-                     [f"Δ {_setting_label(factor, v)}" for v in vals[1:]]
+                     [c for v in vals[1:] for c in (f"Δ {_setting_label(factor, v)}", "95% CI")]
             body = []
             for r in rows:
                 fixed = ", ".join(f"{k}={_fmt(v)}" for k, v in r["fixed"].items())
                 body.append([r["task"], r["split"], fixed, *(r["values"].get(v) for v in vals),
-                             *(r["delta"].get(v) for v in vals[1:])])
+                             *(c for v in vals[1:] for c in
+                               (r["delta"].get(v), _interval(r["delta_ci95"].get(v))))])
             lines += _table(header, body) + [""]
     training: dict = {}
     mixes: dict[str, dict[str, list[float]]] = {}
@@ -519,9 +547,10 @@ def write_report(exp_dir: str | Path, compare: str | Path | None = None,
                   f"Runs decoded the same way (decode tag and split) in both experiments; "
                   f"Δ = {other.name} − {exp.name}.", ""]
         lines += _table(
-            ["task", "split", "decode", "metric", exp.name, other.name, "Δ"],
+            ["task", "split", "decode", "metric", exp.name, other.name, "Δ", "95% CI"],
             [[r["task"], r["split"], r["decode"], METRIC_NAMES.get(r["metric"], r["metric"]),
-              r["score"], r["other"], r["delta"]] for r in versus]) + [""]
+              r["score"], r["other"], r["delta"], _interval(r["delta_ci95"])]
+             for r in versus]) + [""]
     atomic_write_text(md_path, "\n".join(lines).rstrip() + "\n")
     atomic_write_json(md_path.parent / "results.json", {
         "experiment": str(exp), "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from svtk.errors import UserError
+from svtk.scoring.bootstrap import ItemStats, closed_set_rows
 from svtk.scoring.hyps import Issues, read_hyps, read_id_list, read_ref_cuts
 from svtk.scoring.normalize import get_normalizer
 from svtk.tasks import metric_for, parse_keywords, parse_slots_counting, task_order
@@ -53,6 +54,7 @@ class TaskOutput:
     summary: dict
     line: str  # one human-readable line for scores.txt
     files: dict[str, str] = field(default_factory=dict)  # file name -> text
+    items: ItemStats | None = None  # per-utterance statistics of the headline score
 
 
 Scorer = Callable[[str, list[dict], ScoreConfig], TaskOutput]
@@ -82,23 +84,26 @@ def score_wer(task: str, records: list[dict], cfg: ScoreConfig) -> TaskOutput:
     cer = compute_error_rate(refs, hyps, ids, "char", norm)
     summary = {"score": wer.stats.rate, "wer": wer.stats.as_dict(), "cer": cer.stats.as_dict(),
                "summary": wer.summary(), "cer_summary": cer.summary()}
+    items = ItemStats("wer", ids, [[a.stats.errors, a.stats.ref_len] for a in wer.alignments])
     return TaskOutput(summary, f"{wer.summary()}  {cer.summary()}",
                       {f"wer_{task}.txt": format_wer_details(wer, f"{task}: normaliser "
-                                                                  f"{cfg.normalizer}")})
+                                                                  f"{cfg.normalizer}")}, items)
 
 
 @register_scorer("bleu")
 def score_bleu(task: str, records: list[dict], cfg: ScoreConfig) -> TaskOutput:
-    from svtk.scoring.bleu import corpus_bleu_chrf
+    from svtk.scoring.bleu import corpus_bleu_chrf, sentence_stats
 
     langs = {r.get("tgt_lang") or r.get("lang") for r in records} - {None}
     lang = langs.pop() if len(langs) == 1 else None
-    res = corpus_bleu_chrf([r["hyp"] for r in records], [r["ref"] for r in records],
-                           tokenize=cfg.bleu_tokenize, target_lang=lang)
+    hyps, refs = [r["hyp"] for r in records], [r["ref"] for r in records]
+    res = corpus_bleu_chrf(hyps, refs, tokenize=cfg.bleu_tokenize, target_lang=lang)
+    items = ItemStats("bleu", [r["id"] for r in records],
+                      sentence_stats(hyps, refs, tokenize=cfg.bleu_tokenize, target_lang=lang))
     line = f"{res['bleu_detail']}  {res['bleu_signature']}  chrF2 = {res['chrf']:.2f}"
     text = (f"{res['bleu_detail']}\nsignature: {res['bleu_signature']}\n"
             f"chrF2 = {res['chrf']:.2f}\nsignature: {res['chrf_signature']}\n")
-    return TaskOutput({"score": res["bleu"], **res}, line, {f"bleu_{task}.txt": text})
+    return TaskOutput({"score": res["bleu"], **res}, line, {f"bleu_{task}.txt": text}, items)
 
 
 def _labels_of(records: list[dict]) -> list[str] | None:
@@ -123,10 +128,13 @@ def score_closed_set(task: str, records: list[dict], cfg: ScoreConfig) -> TaskOu
             f"{c['empty_hyps']} empty ]")
     errors = [{"id": r["id"], "ref": r["ref"], "hyp": r["hyp"]} for r in records
               if r["hyp"].strip() != r["ref"].strip()]
+    classes = res.classes()
+    items = ItemStats(metric, [r["id"] for r in records], closed_set_rows(classes, res.pairs),
+                      {"classes": classes, "labels": len(res.labels)})
     return TaskOutput(d, line, {
         f"confusion_{task}.json": json.dumps({**d["confusion"], "errors": errors}, indent=1) + "\n",
         f"confusion_{task}.tsv": confusion_tsv(res),
-    })
+    }, items)
 
 
 @register_scorer("f1")
@@ -150,8 +158,10 @@ def score_keywords(task: str, records: list[dict], cfg: ScoreConfig) -> TaskOutp
                "ref_keywords": n_ref,
                "utterance_f1": 100.0 * sum(utt_f1) / len(utt_f1) if utt_f1 else 0.0}
     line = f"F1 {f1:.2f}  P {p:.2f}  R {rec:.2f}  [ {tp} hits, {n_hyp} hyp / {n_ref} ref keywords ]"
+    items = ItemStats("f1", [x["id"] for x in rows],
+                      [[x["tp"], len(x["hyp"]), len(x["ref"])] for x in rows])
     return TaskOutput(summary, line, {f"details_{task}.jsonl": "".join(
-        json.dumps(x) + "\n" for x in rows)})
+        json.dumps(x) + "\n" for x in rows)}, items)
 
 
 @register_scorer("slu_f1")
@@ -162,6 +172,7 @@ def score_slots(task: str, records: list[dict], cfg: ScoreConfig) -> TaskOutput:
     scorer = EntityScorer()
     malformed = 0
     rows = []
+    counts = []  # per utterance: SLU-F1's TP, FP, FN (word and char distance counts summed)
     for r in records:
         gold, _ = parse_slots_counting(r["ref"])
         pred, bad = parse_slots_counting(r["hyp"])
@@ -169,6 +180,10 @@ def score_slots(task: str, records: list[dict], cfg: ScoreConfig) -> TaskOutput:
         gold = [(t, norm(v)) for t, v in gold]
         pred = [(t, norm(v)) for t, v in pred]
         scorer(gold, pred)
+        one = EntityScorer()
+        one(gold, pred)
+        slu = one.result("micro")["slu_f1"]
+        counts.append([slu["tp"], slu["fp"], slu["fn"]])
         rows.append({"id": r["id"], "ref": gold, "hyp": pred, "malformed": bad})
     res = scorer.result(cfg.average)
     summary = {"score": res["slu_f1"]["f1"], "malformed_slots": malformed}
@@ -178,8 +193,11 @@ def score_slots(task: str, records: list[dict], cfg: ScoreConfig) -> TaskOutput:
     line = (f"SLU-F1 {res['slu_f1']['f1']:.2f}  SD-F1 {res['sd_f1']['f1']:.2f}  "
             f"span-F1 {res['span_f1']['f1']:.2f}  word-F1 {res['word_f1']['f1']:.2f}  "
             f"char-F1 {res['char_f1']['f1']:.2f}  [ {malformed} malformed slots ]")
+    # a macro average over slot types is not a sum over utterances: no interval for it
+    items = (ItemStats("slu_f1", [x["id"] for x in rows], counts)
+             if cfg.average == "micro" else None)
     return TaskOutput(summary, line, {f"details_{task}.jsonl": "".join(
-        json.dumps(x) + "\n" for x in rows)})
+        json.dumps(x) + "\n" for x in rows)}, items)
 
 
 HIGHER_IS_BETTER = {"wer": False, "bleu": True, "accuracy": True, "uar": True, "f1": True,
@@ -220,6 +238,11 @@ def score_records(records: list[dict], cfg: ScoreConfig, issues: Issues | None =
             "empty_hyps": _empty_hyps(recs),
             "missing_scored_as_empty": sum(1 for r in recs if r.get("_missing")),
         }
+        if out.items is not None and out.items.ids:
+            lo, hi = out.items.ci()
+            summary["ci95"] = [lo, hi]
+            summary["items"] = out.items.to_json()
+            out.line += f"  95% CI [{lo:.2f}, {hi:.2f}]"
         joint = [r for r in recs if r.get("joint")]
         if joint:
             norm = get_normalizer(cfg.normalizer)

@@ -65,6 +65,16 @@ def test_report_files_and_tables(exps):
     assert row["other"] == theirs["tasks"]["ic"]["score"]
     assert row["delta"] == pytest.approx(row["other"] - row["score"])
     assert {r["split"] for r in versus} == {"test"}  # the other experiment decoded no other split
+    # bootstrap intervals: of each score, and paired ones of each difference
+    asr = res["tasks"]["asr"]
+    ci_col = asr["header"].index("95% CI")
+    assert ci_col == asr["header"].index("**WER**") + 1
+    assert all(r[ci_col].startswith("[") for r in asr["rows"])
+    assert row["delta_ci95"][0] <= row["delta_ci95"][1]  # over the utterances both decoded
+    for r in res["comparisons"]["prompts"]:  # the same utterances: the interval holds the Δ
+        for v, d in r["delta"].items():
+            lo, hi = r["delta_ci95"][v]
+            assert lo - 1e-9 <= d <= hi + 1e-9
 
 
 def test_report_values_match_scores(exps):
