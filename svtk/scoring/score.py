@@ -5,7 +5,9 @@ own ``"metric"``), and the metric's scorer in :data:`SCORERS` does the work. Hea
 percent. Files written into the decode directory ``DIR``:
 
 - ``scores.json``  per task: metric, headline ``score``, ``higher_is_better``, the metric's
-  details (WER counts, BLEU signature, accuracy and UAR, P/R/F1 ...), bad-input counts; plus the
+  details (WER counts, BLEU signature, accuracy and UAR, P/R/F1 ...), bad-input counts, the
+  score's 95 % bootstrap interval ``ci95`` and the per-utterance statistics behind it
+  (``items``, :mod:`svtk.scoring.bootstrap`); plus the
   options, ``decode_info.json`` when the decoder left one, and the input issues.
 - ``scores.txt``   one human line per task (``%WER 12.34 [ 12 / 100, 3 ins, 4 del, 5 sub ]``).
 - ``wer_<task>.txt``        Kaldi-style per-utterance alignments (ASR; and ``wer_<task>_joint.txt``
@@ -179,9 +181,9 @@ def score_slots(task: str, records: list[dict], cfg: ScoreConfig) -> TaskOutput:
         malformed += bad
         gold = [(t, norm(v)) for t, v in gold]
         pred = [(t, norm(v)) for t, v in pred]
-        scorer(gold, pred)
-        one = EntityScorer()
+        one = EntityScorer()  # this utterance's counts, then added to the totals
         one(gold, pred)
+        scorer.add(one)
         slu = one.result("micro")["slu_f1"]
         counts.append([slu["tp"], slu["fp"], slu["fn"]])
         rows.append({"id": r["id"], "ref": gold, "hyp": pred, "malformed": bad})

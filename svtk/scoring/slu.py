@@ -160,6 +160,12 @@ class EntityScorer:
         update_distance(self.char, gold, pred, char_distance)
         update_distance(self.types, gold, pred, DISTANCES["none"])
 
+    def add(self, other: EntityScorer) -> None:
+        """Add another scorer's counts (e.g. one utterance's) to these."""
+        for mine, theirs in ((self.span, other.span), (self.word, other.word),
+                             (self.char, other.char), (self.types, other.types)):
+            mine.add(theirs)
+
     def result(self, average: str = "micro") -> dict:
         slu = Counts()
         slu.add(self.word)
