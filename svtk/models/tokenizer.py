@@ -5,6 +5,12 @@ LLM's own). :func:`train_sentencepiece` trains a sentencepiece model on task tex
 *as an HF tokenizer directory* (``tokenizer.json`` built from the spm pieces and scores, plus the
 original ``spm.model``), so a from-scratch LLM directory loads like any other.
 
+Both the training text and every text encoded later get one rewrite first
+(:func:`split_openers`): an opening bracket or quote is split from the word it opens, so that
+``"taxi"`` and ``(switch the lights on)`` in a prompt hold the same ``▁taxi`` and ``▁switch``
+pieces as the transcript the model compares them with (glued, spm makes ``▁"`` + ``taxi`` and
+``▁(`` + ``switch``). Decoding joins them back.
+
 Reads task cuts (``data/tasks/<split>.jsonl.gz``: prompt, target, supervision text); writes
 ``<out_dir>/{tokenizer.json,tokenizer_config.json,spm.model,spm.vocab}``.
 
@@ -17,6 +23,7 @@ Usage::
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -28,6 +35,19 @@ SPM_MODEL = "spm.model"
 # Symbols of the joint-decoding form `ASR: <transcript> | IC: <label> |` and slot syntax kept
 # as single pieces so targets tokenize the same everywhere.
 DEFAULT_USER_SYMBOLS = ("|", ":", ";")
+# Characters that open a bracketed or quoted span: split from the word after them.
+OPENERS = "([{\"“„«"
+
+
+def _opener_pattern(ch: str) -> str:
+    return rf"(?<!\w){re.escape(ch)}(?=\w)"
+
+
+def split_openers(text: str) -> str:
+    """``(switch "on"`` -> ``( switch " on"``: what the tokenizer's normalizer does, in Python."""
+    for ch in OPENERS:
+        text = re.sub(_opener_pattern(ch), ch + " ", text)
+    return text
 
 
 class Tokenizer:
@@ -92,18 +112,23 @@ def task_texts(cuts) -> Iterator[str]:
 
 
 def spm_to_hf(spm_path: str | Path, user_symbols: Iterable[str] = ()):
-    """An HF fast tokenizer that tokenizes exactly as the sentencepiece (unigram) model."""
+    """An HF fast tokenizer that tokenizes ``text`` as the sentencepiece (unigram) model does
+    ``split_openers(text)``, and decodes with the openers joined back to their words."""
     import sentencepiece as spm
+    from tokenizers import Regex, decoders, models, normalizers, pre_tokenizers
     from tokenizers import Tokenizer as TkTokenizer
-    from tokenizers import decoders, models, normalizers, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
     sp = spm.SentencePieceProcessor(model_file=str(spm_path))
     vocab = [(sp.id_to_piece(i), sp.get_score(i)) for i in range(sp.get_piece_size())]
     tk = TkTokenizer(models.Unigram(vocab, unk_id=sp.unk_id(), byte_fallback=False))
-    tk.normalizer = normalizers.NFKC()
+    tk.normalizer = normalizers.Sequence(
+        [normalizers.NFKC()]
+        + [normalizers.Replace(Regex(_opener_pattern(ch)), ch + " ") for ch in OPENERS])
     tk.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
-    tk.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    tk.decoder = decoders.Sequence(
+        [decoders.Metaspace(replacement="▁", prepend_scheme="always"), decoders.Fuse()]
+        + [decoders.Replace(Regex(rf"(?<!\w){re.escape(ch)} (?=\w)"), ch) for ch in OPENERS])
     piece = sp.id_to_piece
     hf = PreTrainedTokenizerFast(
         tokenizer_object=tk, pad_token=piece(sp.pad_id()), unk_token=piece(sp.unk_id()),
@@ -127,7 +152,7 @@ def train_sentencepiece(texts: Iterable[str], out_dir: str | Path, vocab_size: i
 
     from svtk.stage import atomic_path
 
-    lines = [t.replace("\n", " ").strip() for t in texts]
+    lines = [split_openers(t.replace("\n", " ")).strip() for t in texts]
     lines = [t for t in lines if t]
     if not lines:
         raise UserError("no text to train a tokenizer on (are the cuts missing prompt/target?)")

@@ -3,7 +3,7 @@
 import sentencepiece as spm
 
 from svtk.cli import run
-from svtk.models.tokenizer import Tokenizer, train_sentencepiece
+from svtk.models.tokenizer import Tokenizer, split_openers, train_sentencepiece
 from svtk.testing.models import TEXTS
 
 
@@ -19,6 +19,22 @@ def test_spm_as_hf_tokenizer(tmp_path):
         assert ids == sp.encode(text)
         assert again.decode(ids) == text
     assert again.eos_id not in again.encode("the quick brown fox")
+
+
+def test_quoted_and_bracketed_words_keep_their_pieces(tmp_path):
+    """A keyword in quotes, a label after "(": the same pieces as in a transcript."""
+    texts = [*TEXTS, 'Is the word "alarm" spoken? (yes or no)', "Pick one (alarm_set, play_music)",
+             "lights_on (switch the lights on)", "switch the lights on"] * 3
+    tok = train_sentencepiece(texts, tmp_path / "tok", vocab_size=90)
+    sp = spm.SentencePieceProcessor(model_file=str(tmp_path / "tok" / "spm.model"))
+    for inner, text in [("alarm", 'Is the word "alarm" spoken?'),
+                        ("alarm_set", "Pick one (alarm_set, play_music)"),
+                        ("switch the lights on", "lights_on (switch the lights on)")]:
+        ids, inner_ids = tok.encode(text), tok.encode(inner)
+        assert any(ids[i:i + len(inner_ids)] == inner_ids for i in range(len(ids))), text
+        assert ids == sp.encode(split_openers(text))
+        assert tok.decode(ids) == text
+    assert split_openers('x(y) "a" ((b') == 'x(y) " a" (( b'
 
 
 def test_train_tokenizer_cli(tmp_path, task_cuts):
