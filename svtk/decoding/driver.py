@@ -138,13 +138,14 @@ class GrammarCache:
         task, labels = _task(cut), _custom(cut).get("labels")
         labels = tuple(labels) if labels else None
         joint = is_joint(cut, opts)
-        if task in opts.slot_tasks:
-            if not labels:
-                return None  # slot types unknown: the value-free grammar cannot be built
+        if labels and task in opts.slot_tasks:
             return ("joint", task, None, labels) if joint else ("slots", labels)
         if labels:
             return ("joint", task, labels, None) if joint else ("labels", labels)
-        return None
+        # Free output (ST, KWE; slots of unknown types): nothing to constrain on its own, but a
+        # joint output still follows `ASR: ... | TAG: ... |` (unconstrained, an egs/mini ST item
+        # was answered `| ASC: negative |`).
+        return ("joint", task, None, None) if joint else None
 
     def automaton(self, key: tuple):
         from svtk.decoding.automata import free_automaton

@@ -210,8 +210,8 @@ def dummy_task_cuts(n: int, tasks: tuple[str, ...] = ("asr", "ic", "sf"), seed: 
         dur = rng.choice([0.5, 1.0, 1.5, 2.0, 3.0])
         cut = dummy_cut(i, duration=dur, supervisions=[dummy_supervision(i, duration=dur, text="play some music")])
         cut.id = f"utt{i:03d}"
-        target = {"asr": "play some music", "ic": "play_music",
-                  "sf": "date: tomorrow; time: five pm"}.get(task, "yes")
+        target = {"asr": "play some music", "ic": "play_music", "sf": "date: tomorrow; time: five pm",
+                  "st": "spiel etwas musik"}.get(task, "yes")
         cut.custom = {
             "task": task,
             "prompt": f"{task} prompt number {i % 3}",

@@ -365,3 +365,19 @@ def test_decode_presets_load():
     assert {"greedy", "beam4", "constrained", "joint", "ctc"} <= set(loaded)
     assert loaded["ctc"].ctc_weight == 0.5 and loaded["ctc"].beam == 4
     assert decode_tag(loaded["ctc"]).endswith("_ctc0.5")
+
+
+def test_joint_free_output_tasks_follow_the_joint_grammar(model):
+    """A task without labels (ST) still answers ``ASR: ... | ST: ... |`` when decoded jointly
+    and constrained; decoded alone it is free text."""
+    from svtk.decoding.driver import GrammarCache
+
+    cuts = dummy_task_cuts(6, tasks=("st",))
+    grammars = GrammarCache(model.tokenizer, len(model.tokenizer))
+    assert grammars.key_for(cuts[0], DecodeConfig(constrained=True, joint=True)) == ("joint", "st", None, None)
+    assert grammars.key_for(cuts[0], DecodeConfig(constrained=True)) is None
+    recs = list(decode_cuts(model, cuts, DecodeConfig(constrained=True, joint=True, max_new_tokens=60)))
+    for r in recs:
+        assert r["joint"] and r["raw"].startswith("ASR:"), r["raw"]
+        if "|" in r["raw"]:
+            assert r["raw"].split("|", 1)[1].lstrip().startswith("ST:"), r["raw"]
