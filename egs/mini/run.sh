@@ -177,8 +177,12 @@ if [ $stage -le 12 ] && [ $stop_stage -ge 12 ]; then
   for c in constrained no-constrained; do
     decode $curriculum_done test_heldout_ic.$c $exp test_heldout_ic --prompts cut --$c
   done
-  # joint decoding: transcript first, then the task output; and with the transcript part
-  # rescored by the encoder's CTC head
+  # joint decoding: transcript first, then the task output. On test_seen with its training
+  # prompts (the joint suffix added), the same items and prompts as the plain decode above:
+  # RESULTS.md pairs the two (joint vs plain, per task). On test_seen_joint with the joint
+  # prompts of its cuts, also with the transcript part rescored by the encoder's CTC head
+  decode $curriculum_done test_seen.joint $exp test_seen --prompts train --constrained --joint \
+    --tasks ic,sf,kwe,kws,asc,st
   decode $curriculum_done test_seen_joint $exp test_seen_joint --prompts cut --constrained --joint
   decode $curriculum_done test_seen_joint.ctc $exp test_seen_joint --prompts cut --constrained \
     --joint --ctc-weight $ctc_weight

@@ -82,6 +82,13 @@ def test_results_cover_every_task_with_sane_scores(recipe_run):
             assert 0.0 <= value <= upper, (task, row)
     systems = {row[2] for row in results["tasks"]["ic"]["rows"]}
     assert {"e2e", "gt->llm", "asr->llm"} <= systems
+    # the paper's claims, each a paired comparison on IC: unseen prompts, the label constraint on
+    # unseen intents, joint against plain decoding, the cascades
+    claims = {f: {(r["task"], r["split"]) for r in rows} for f, rows in results["comparisons"].items()}
+    assert ("ic", "test_seen") in claims["prompts"]
+    assert ("ic", "test_heldout_ic") in claims["constrained"]
+    assert ("ic", "test_seen") in claims["joint"]
+    assert ("ic", "test_seen") in claims["system"]
     assert set(results["training"]) == {"mini", "mini_all_at_once"}
     for name in ("phase1", "phase2a", "phase2b"):
         assert (exp / name / "model.safetensors").is_file()
