@@ -91,7 +91,9 @@ class VoicesConfig:
 class SynthConfig:
     corpus: str = "mini"  # manifest prefix: <corpus>_recordings_<split>.jsonl.gz
     seed: int = 0  # everything random is drawn from this seed: same seed, same corpus
-    hours: float = 1.0  # total audio, all splits together (planned from estimated durations)
+    # split s gets hours * splits[s] of audio (planned from estimated durations): the whole
+    # corpus when the shares sum to 1
+    hours: float = 1.0
     splits: dict[str, float] = field(default_factory=lambda: {
         "train": 0.8, "dev": 0.05, "test_seen": 0.075, "test_unseen": 0.075})
     # share of the distinct sentences each split holds (default: ``splits``); held-out tests
