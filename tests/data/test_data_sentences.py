@@ -75,3 +75,22 @@ def test_sentence_splits_set_the_held_out_share_of_sentences():
 def test_sentence_splits_must_name_the_same_splits():
     with pytest.raises(ValueError, match="sentence_splits"):
         tiny_synth_config(sentence_splits={"train": 0.9, "dev": 0.1})
+
+
+def test_growing_a_test_split_leaves_train_and_dev_as_they_were():
+    # with sentence_splits fixing which sentences each split holds, and train and dev planned
+    # first, more test audio (the shares need not sum to 1) changes no training recording: a
+    # recipe can enlarge its tests and keep its trained models
+    base = {"train": 0.9, "dev": 0.025, "test_seen": 0.0375, "test_unseen": 0.0375}
+
+    def plan_of(**splits):
+        return plan(tiny_synth_config(hours=0.5, splits={**base, **splits}, sentence_splits=base))
+
+    def by_split(items, split):
+        return [(it.id, it.kind, [(s.voice, s.text, s.style) for s in it.segments], it.ns_kind,
+                 it.ns_duration) for it in items if it.split == split]
+
+    small, large = plan_of(), plan_of(test_seen=0.1, test_unseen=0.1)
+    for split in ("train", "dev"):
+        assert by_split(large, split) == by_split(small, split)
+    assert len(by_split(large, "test_seen")) > 2 * len(by_split(small, "test_seen"))
