@@ -37,7 +37,7 @@ def synth(
     config: Annotated[Path | None, ConfigOpt.__metadata__[0]] = None,
     overrides: SetOpt = None,
     out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Output data directory.")] = Path("data"),
-    hours: Annotated[float | None, typer.Option(help="Total hours of audio (overrides the config).")] = None,
+    hours: Annotated[float | None, typer.Option(help="Hours of audio; each split gets this times its share (overrides the config).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (overrides the config).")] = None,
     slurp_dir: Annotated[Path | None, typer.Option(
         "--slurp-dir", envvar="SVTK_SLURP_DIR",
