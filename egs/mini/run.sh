@@ -39,7 +39,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 stage=0
 stop_stage=100
 nj=2                              # parallel jobs: synthesis workers, training and decoding jobs
-hours=                            # corpus size in hours, times each split's share (default: the synth config's)
+hours=                            # audio hours, times each split's share (default: synth config)
 synth_config=conf/synth.yaml
 tasks_config=conf/tasks.yaml
 train_config=conf/train.yaml      # pre-training phases + curriculum
