@@ -39,8 +39,8 @@ T = TypeVar("T")
 
 # Settings that change a result's last digits, replayed by cmd.sh: the thread count (the order
 # of float sums) and the instruction set of torch's, MKL's and oneDNN's CPU kernels (AVX-512
-# kernels round otherwise than AVX2 ones: egs/mini/path.sh pins AVX2 so that runs reproduce
-# across machines)
+# kernels round otherwise than AVX2 ones: egs/mini/path.sh pins them so that runs reproduce
+# across machines of a CPU vendor)
 NUMERICS_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "ATEN_CPU_CAPABILITY",
                 "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")
 

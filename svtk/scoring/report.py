@@ -401,6 +401,8 @@ def _git_line(exp_dir: Path) -> str:
     kernels = {i["cpu_capability"] for i in infos if i.get("cpu_capability")}
     extra = f"; training ran at {', '.join(sorted(trained))}" if trained else ""
     extra += f" with torch CPU kernels {', '.join(sorted(kernels))}" if kernels else ""
+    mkl = {(i.get("numerics_env") or {}).get("MKL_ENABLE_INSTRUCTIONS") for i in infos} - {None}
+    extra += f", MKL {', '.join(sorted(mkl))}" if mkl else ""
     return f"svtk git revision {rev}{extra}"
 
 

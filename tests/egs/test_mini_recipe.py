@@ -107,14 +107,17 @@ def test_rerun_skips_finished_stages(recipe_run):
 
 def test_training_dirs_say_how_to_run_them_again(recipe_run):
     """A phase trained under `svtk batch` records `svtk train ...` (cmd.sh re-runs it) and the
-    settings that fix its last digits: one thread, and path.sh's AVX2 pins on an x86 CPU."""
+    settings that fix its last digits: one thread, and path.sh's pins on an x86 CPU (torch at
+    AVX2; MKL at AVX-512 on an Intel CPU that has it, else at AVX2)."""
     recipe, _ = recipe_run
     info = json.loads((recipe / "exp" / "mini" / "phase1" / "run_info.json").read_text())
     assert info["command"].startswith("svtk train ") and "--phase phase1" in info["command"]
     assert info["numerics_env"]["OMP_NUM_THREADS"] == "1"
     cpuinfo = Path("/proc/cpuinfo")
-    if (os.environ.get("SVTK_CPU_ISA", "avx2") == "avx2" and cpuinfo.is_file()
-            and "avx2" in cpuinfo.read_text().split()):
+    flags = cpuinfo.read_text().split() if cpuinfo.is_file() else []
+    if os.environ.get("SVTK_CPU_ISA", "pinned") == "pinned" and "avx2" in flags:
         assert info["numerics_env"]["ATEN_CPU_CAPABILITY"] == "avx2"
         assert info["cpu_capability"] == "AVX2"
+        mkl = "AVX512" if "GenuineIntel" in flags and "avx512f" in flags else "AVX2"
+        assert info["numerics_env"]["MKL_ENABLE_INSTRUCTIONS"] == mkl
     assert "svtk train " in (recipe / "exp" / "mini" / "phase1" / "cmd.sh").read_text()

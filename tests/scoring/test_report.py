@@ -198,3 +198,9 @@ def test_header_names_the_training_commit_and_cpu_kernels(tmp_path):
             {"git": {"commit": "0123456789abcdef", "dirty": False}, "cpu_capability": kernels}))
     md = write_report(exp).read_text()
     assert "training ran at 0123456789ab with torch CPU kernels AVX2\n" in md
+    # MKL's instruction set, where the run recorded one (egs/mini/path.sh pins it per vendor)
+    info = json.loads((exp / "phase1" / "run_info.json").read_text())
+    info["numerics_env"] = {"MKL_ENABLE_INSTRUCTIONS": "AVX512"}
+    (exp / "phase1" / "run_info.json").write_text(json.dumps(info))
+    md = write_report(exp).read_text()
+    assert "training ran at 0123456789ab with torch CPU kernels AVX2, MKL AVX512\n" in md
