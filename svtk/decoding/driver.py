@@ -188,6 +188,10 @@ class GrammarCache:
 
 # Cuts that decode_cuts sorts into batches together; windows keep memory bounded on big manifests.
 SORT_WINDOW = 2048
+# most padded positions per real one in a batch whose items' prefix lengths are known (a left-
+# padded prefix costs the LLM as much as a real one): 0.1 and 0.2 decoded egs/mini test_seen
+# alike (10.6 / 10.7 s), 0.1 in smaller batches with less padding (6 % vs 10 %)
+MAX_PADDING = 0.1
 
 
 def similarity_key(cut) -> tuple:
@@ -196,20 +200,28 @@ def similarity_key(cut) -> tuple:
 
 
 def batches(items: Iterable, opts: DecodeConfig,
-            duration: Callable[[Any], float] = lambda cut: cut.duration) -> Iterator[list]:
+            duration: Callable[[Any], float] = lambda cut: cut.duration,
+            length: Callable[[Any], int] | None = None) -> Iterator[list]:
     """``items`` in their order, cut into batches by count, or by total ``duration`` with the
-    count as a cap (an item longer than ``max_duration`` is a batch of its own)."""
+    count as a cap (an item longer than ``max_duration`` is a batch of its own). With ``length``
+    (an item's prefix positions), a batch also ends before an item that would make more than
+    ``MAX_PADDING`` of its padded positions padding."""
     batch: list = []
-    total = 0.0
+    total, positions, longest = 0.0, 0, 0
     for item in items:
         d = duration(item)
+        n = length(item) if length is not None else 0
         full = len(batch) >= opts.batch_size or (
-            opts.max_duration is not None and total + d > opts.max_duration)
+            opts.max_duration is not None and total + d > opts.max_duration) or (
+            length is not None
+            and (len(batch) + 1) * max(longest, n) > (1 + MAX_PADDING) * (positions + n))
         if batch and full:
             yield batch
-            batch, total = [], 0.0
+            batch, total, positions, longest = [], 0.0, 0, 0
         batch.append(item)
         total += d
+        positions += n
+        longest = max(longest, n)
     if batch:
         yield batch
 
@@ -384,11 +396,18 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
                                                       res.finished.tolist(), strict=True)]
 
         # batches of similar cuts (SORT_WINDOW at a time): egs/mini test_seen in 11.3 s, not 14.1
-        # (1 thread, batches in manifest order; same hypotheses); records keep manifest order
+        # (1 thread, batches in manifest order; same hypotheses); records keep manifest order.
+        # Where the model can tell a cut's prefix length (audio tokens + prompt tokens), cuts
+        # are sorted by it and batches kept to MAX_PADDING: an unconstrained decode of egs/mini
+        # test_seen (1647 cuts, 2026-12-03) in 10.6 s, not 14.3 (38 % of the prefill positions
+        # were padding, now 6 %), the same hypotheses
+        length = getattr(model, "prefix_length", None)
+        key = similarity_key if length is None else (lambda c: (_task(c), length(c), c.duration))
         for window in _windows(map(with_prompt, cuts), SORT_WINDOW):
             records: dict[int, dict[str, Any]] = {}
-            similar = sorted(enumerate(window), key=lambda item: similarity_key(item[1]))
-            for batch in batches(similar, opts, duration=lambda item: item[1].duration):
+            similar = sorted(enumerate(window), key=lambda item: key(item[1]))
+            for batch in batches(similar, opts, duration=lambda item: item[1].duration,
+                                 length=None if length is None else lambda item: length(item[1])):
                 idx, prepared = zip(*batch, strict=True)
                 records.update(zip(idx, decode_batch(list(prepared)), strict=True))
             yield from (records[i] for i in range(len(window)))

@@ -137,6 +137,12 @@ class SpeechLM(nn.Module):
         """Exact audio-token count for audio of ``num_samples`` (B,) samples (for batching by length)."""
         return self.downsampler.output_lengths(self.encoder.output_lengths(num_samples))
 
+    def prefix_length(self, cut) -> int:
+        """About how many LLM input positions ``cut`` takes before its answer (audio tokens at
+        :attr:`audio_token_rate` + prompt tokens): decoding batches cuts of similar length."""
+        prompt = (cut.custom or {}).get("prompt", "")
+        return round(cut.duration * self.audio_token_rate) + len(self.tokenizer.encode(prompt))
+
     @property
     def device(self) -> torch.device:
         return self.downsampler.convs[0].weight.device

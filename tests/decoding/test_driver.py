@@ -143,6 +143,43 @@ def test_batches_hold_similar_cuts_and_records_keep_manifest_order(model, monkey
     assert tasks_per_batch == [{"asr"}, {"ic"}, {"sf"}]
 
 
+def test_batches_keep_padding_under_max_padding():
+    from svtk.decoding.driver import MAX_PADDING, batches
+
+    lengths = [10, 10, 11, 30, 31, 12, 90, 95, 100, 101]  # a task boundary after 31
+    out = list(batches(lengths, DecodeConfig(batch_size=4), duration=lambda n: 1.0,
+                       length=lambda n: n))
+    assert out == [[10, 10, 11], [30, 31], [12], [90, 95, 100, 101]]
+    assert sum(out, []) == lengths
+    for b in out:
+        assert len(b) * max(b) <= (1 + MAX_PADDING) * sum(b)
+    # without lengths: by count alone, as before
+    assert [len(b) for b in batches(lengths, DecodeConfig(batch_size=4), lambda n: 1.0)] == [4, 4, 2]
+
+
+def test_batches_by_prefix_length_where_the_model_tells_it(model, monkeypatch):
+    from svtk.decoding.driver import MAX_PADDING
+
+    cuts = dummy_task_cuts(12)
+    plain = [r["hyp"] for r in _records(model, cuts, batch_size=12)]
+    lengths = {c.id: len(c.custom["prompt"]) + round(10 * c.duration) for c in cuts}
+    sizes = []
+    collate = model.collate
+
+    def spy(batch_cuts):
+        sizes.append([lengths[c.id] for c in batch_cuts])
+        return collate(batch_cuts)
+
+    monkeypatch.setattr(model, "prefix_length", lambda c: lengths[c.id], raising=False)
+    monkeypatch.setattr(model, "collate", spy)
+    recs = _records(model, cuts, batch_size=12)
+    assert [r["id"] for r in recs] == [c.id for c in cuts]
+    assert [r["hyp"] for r in recs] == plain
+    assert sum(map(len, sizes)) == len(cuts) and len(sizes) > 1
+    for b in sizes:
+        assert len(b) * max(b) <= (1 + MAX_PADDING) * sum(b)
+
+
 def test_prompt_modes(tmp_path, model):
     from lhotse.utils import fastcopy
 

@@ -74,6 +74,9 @@ def test_prefix_layout(model, task_cuts):
     assert torch.equal(audio_lens, model.downsampler.output_lengths(model.encoder.output_lengths(batch.audio_lens)))
     assert torch.equal(audio_lens, model.num_audio_tokens(batch.audio_lens))
     assert model.audio_token_rate == model.encoder.frame_rate / 4  # strides [2, 2]
+    # what decoding sorts and batches by: the prefix length, from the cut alone
+    for c, n in zip(task_cuts, mask.sum(1).tolist(), strict=True):
+        assert abs(model.prefix_length(c) - n) <= 1
     if model.llm_kind == "decoder-only":
         assert mask[:, -1].all()  # left-padded: every item ends at the right edge
     else:
