@@ -35,6 +35,11 @@ section "Padding: DynamicBucketingSampler vs random batching (60 s batches)" \
 section "Training step: CTC pre-training from the audio vs from the stored fbank (1 thread, as in the recipe)" \
   python -m svtk.training.bench step -c conf/train.yaml --phase encoder_ctc --threads 1 --batches 16 \
     --cuts data/tasks/train.jsonl.gz --cuts data/fbank/train.jsonl.gz
+# path.sh pins MKL to AVX-512 on an Intel CPU that has it and to AVX2 elsewhere: the same step
+# with MKL at AVX2 shows what the pin is worth on this machine (nothing where the two agree)
+section "Training step: CTC from the stored fbank with MKL at AVX2 instead of path.sh's ${MKL_ENABLE_INSTRUCTIONS:-choice} (1 thread)" \
+  env MKL_ENABLE_INSTRUCTIONS=AVX2 python -m svtk.training.bench step -c conf/train.yaml \
+    --phase encoder_ctc --threads 1 --batches 16 --cuts data/fbank/train.jsonl.gz
 section "Training step: encoder on the fly vs cached latents (phase 1, 2 threads)" \
   python -m svtk.training.bench step -c conf/train.yaml --phase phase1 --threads 2 --batches 8 \
     --cuts data/tasks/train.jsonl.gz --cuts $cache/train.jsonl.gz
@@ -57,7 +62,7 @@ rev="$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet || ec
   echo
   echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB"
   echo "- fp32 matmul on one thread: $g0 GFLOP/s before the benchmarks, $g1 after (compare timings across reports with these)"
-  echo "- svtk $rev, $(python -c 'import torch; print("torch", torch.__version__, "with", torch.backends.cpu.get_cpu_capability(), "CPU kernels (path.sh)")')"
+  echo "- svtk $rev, $(python -c 'import torch; print("torch", torch.__version__, "with", torch.backends.cpu.get_cpu_capability(), "CPU kernels")'), MKL ${MKL_ENABLE_INSTRUCTIONS:-as it chooses} (path.sh)"
   echo
   cat "$tmp"
 } > "$out"
