@@ -204,8 +204,8 @@ def batches(items: Iterable, opts: DecodeConfig,
             length: Callable[[Any], int] | None = None) -> Iterator[list]:
     """``items`` in their order, cut into batches by count, or by total ``duration`` with the
     count as a cap (an item longer than ``max_duration`` is a batch of its own). With ``length``
-    (an item's prefix positions), a batch also ends before an item that would make more than
-    ``MAX_PADDING`` of its padded positions padding."""
+    (an item's prefix positions), a batch also ends before an item that would give it more than
+    ``MAX_PADDING`` padded positions per real one."""
     batch: list = []
     total, positions, longest = 0.0, 0, 0
     for item in items:
