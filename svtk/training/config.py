@@ -22,6 +22,7 @@ from svtk.errors import UserError
 
 # Every task the corpus may carry (svtk.tasks); "*" in a phase's tasks means "all present".
 ALL_TASKS = "*"
+LOSS_NORMS = ("tokens", "items")
 SCHEDULERS = ("linear", "cosine", "cosine_with_min_lr", "polynomial", "constant",
               "constant_with_warmup", "inverse_sqrt", "warmup_stable_decay")
 
@@ -56,6 +57,10 @@ class PhaseConfig:
     grad_clip: float = 1.0
     # micro-batches per update: a larger global batch without more memory
     accum_grad: int = 1
+    # how an update averages the loss: "tokens" (every target token of the update alike, as
+    # transformers' causal-LM loss does) or "items" (every item alike, each the mean over its
+    # own tokens), so that a 2-token label counts as much as a 30-token transcript
+    loss_norm: str = "tokens"
 
     # seconds of audio per batch and rank (DynamicBucketingSampler)
     max_duration: float = 60.0
@@ -86,6 +91,9 @@ class PhaseConfig:
             raise ValueError("max_steps and max_epochs must be >= 0")
         if self.max_steps == 0 and self.max_epochs == 0:
             raise ValueError("set max_steps (updates) or max_epochs (passes over the data)")
+        if self.loss_norm not in LOSS_NORMS:
+            raise ValueError(f"loss_norm must be one of {', '.join(LOSS_NORMS)}, "
+                             f"got {self.loss_norm!r}")
         if self.accum_grad < 1 or self.keep_last < 1 or self.nan_tolerance < 1:
             raise ValueError("accum_grad, keep_last and nan_tolerance must be >= 1")
         if any(w < 0 for w in self.tasks.values()) or (self.tasks and not any(self.tasks.values())):

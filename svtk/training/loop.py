@@ -8,9 +8,10 @@ validation loss, else last), ``model/`` (a loadable directory when the model has
 ``save_pretrained``), and the stage marker ``.train.done``.
 
 The loss is normalised by the *global* number of target tokens of the update (all micro-batches,
-all ranks), so one process with ``accum_grad=W`` and W DDP ranks compute the same update. A step
-whose loss or gradient norm is not finite is skipped and counted; ``nan_tolerance`` such steps
-in a row abort the phase with :class:`TrainingDiverged`.
+all ranks; or of items, with ``loss_norm: items``), so one process with ``accum_grad=W`` and W
+DDP ranks compute the same update. Validation losses and the logged curves are per token either
+way. A step whose loss or gradient norm is not finite is skipped and counted; ``nan_tolerance``
+such steps in a row abort the phase with :class:`TrainingDiverged`.
 
 Usage::
 
@@ -292,8 +293,12 @@ class _Phase:
                 out[f"{prefix}{t}"] = float(v[2 * i] / v[2 * i + 1])
         return out
 
-    def forward_sums(self, cuts: Any, batch: Any, sums: dict[str, list[float]]) -> tuple[Any, Any]:
-        """Forward one batch: (token-summed loss (scalar, with grad), token count)."""
+    def forward_sums(self, cuts: Any, batch: Any, sums: dict[str, list[float]],
+                     norm: str = "tokens") -> tuple[Any, Any]:
+        """Forward one batch: (summed loss (scalar, with grad), its count). ``norm`` "tokens":
+        the loss summed over every target token, and the token count; "items": each item's
+        mean token loss summed over the items, and the item count. ``sums`` (the per-task
+        curves) collects token sums and counts either way."""
         batch = batch_to(batch, self.dist.device)
         with self.autocast:
             out = self.wrapped(batch)
@@ -306,6 +311,8 @@ class _Phase:
             acc = sums.setdefault(t, [0.0, 0.0])
             acc[0] += s
             acc[1] += n
+        if norm == "items":
+            return lpi.sum(), lpi.new_tensor(float(lpi.numel()))
         return item_sums.sum(), ntok.sum().detach()
 
     def train_step(self, micro: list[tuple[Any, Any]], sums: dict[str, list[float]]
@@ -315,7 +322,7 @@ class _Phase:
 
         self.model.train()
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.dist.device)
-        tokens = torch.zeros((), dtype=torch.float64, device=self.dist.device)
+        count = torch.zeros((), dtype=torch.float64, device=self.dist.device)  # tokens or items
         items = 0
         step_sums: dict[str, list[float]] = {}
         for i, (cuts, batch) in enumerate(micro):
@@ -327,23 +334,23 @@ class _Phase:
                 sync = (contextlib.nullcontext() if last or not self.dist.enabled
                         else self.wrapped.no_sync())
             with sync:
-                s, n = self.forward_sums(cuts, batch, step_sums)
+                s, n = self.forward_sums(cuts, batch, step_sums, norm=self.p.loss_norm)
                 s.backward()
             loss_sum += s.detach().double()
-            tokens += n.double()
+            count += n.double()
             items += len(cuts)
-        totals = D.all_reduce_sum(torch.stack([loss_sum, tokens,
+        totals = D.all_reduce_sum(torch.stack([loss_sum, count,
                                                torch.tensor(float(items), dtype=torch.float64,
                                                             device=self.dist.device)]), self.dist)
-        g_loss, g_tokens, g_items = (float(x) for x in totals.cpu())
-        scale = self.dist.world_size / max(g_tokens, 1.0)  # DDP averaged over ranks already
+        g_loss, g_count, g_items = (float(x) for x in totals.cpu())
+        scale = self.dist.world_size / max(g_count, 1.0)  # DDP averaged over ranks already
         for p in self.params:
             if p.grad is not None:
                 p.grad.mul_(scale)
         clip = self.p.grad_clip if self.p.grad_clip > 0 else math.inf
         gn = torch.nn.utils.clip_grad_norm_(self.params, clip)
         gn = float(gn.full_tensor() if hasattr(gn, "full_tensor") else gn)  # FSDP2: a DTensor
-        loss = g_loss / max(g_tokens, 1.0)
+        loss = g_loss / max(g_count, 1.0)
         if not (math.isfinite(loss) and math.isfinite(gn)):
             self.optimizer.zero_grad(set_to_none=True)
             return False, loss, gn, int(g_items)

@@ -7,7 +7,8 @@
   frozen, as SpeechVerse freezes WavLM.
 - ``text-lm``: a small LLM (T5 or a decoder-only family, from an inline HF config) from scratch
   on the text side of the tasks: input = transcript tokens then prompt tokens (the SpeechLM's
-  [audio, prompt] order with the transcript in place of the audio), output = the task target.
+  [audio, prompt] order with the transcript in place of the audio), output = the task target
+  (``joint_input: prompt`` gives a joint-form item its prompt alone, as the SpeechLM sees it).
   Its directory becomes the SpeechLM's ``llm.name_or_path`` (frozen + LoRA), and the GT->LLM /
   ASR->LLM baselines feed it reference or CTC transcripts through :func:`text_prefix_ids`.
 
@@ -47,6 +48,9 @@ def _pad(seqs: list[torch.Tensor], value: float = 0) -> tuple[torch.Tensor, torc
     for i, s in enumerate(seqs):
         out[i, : len(s)] = s
     return out, lens
+
+
+JOINT_INPUTS = ("transcript", "prompt")
 
 
 def transcript(cut: Any) -> str:
@@ -160,9 +164,23 @@ class TextLM(nn.Module):
                         packed=bool(section.get("packed", False)))
         self.llm = LLM_ADAPTERS[cfg.kind](init_llm(cfg, tokenizer=self.tokenizer), cfg)
         self.max_target_tokens = int(section.get("max_target_tokens", 256))
+        # what a joint-form item (target `ASR: <transcript> | TAG: <answer> |`) is given:
+        # "transcript" (transcript + prompt, as every other item) or "prompt" (the prompt alone,
+        # as the SpeechLM has no transcript in its input): the answer must then be read from the
+        # transcript the model itself writes, which is what joint decoding relies on
+        self.joint_input = section.get("joint_input", "transcript")
+        if self.joint_input not in JOINT_INPUTS:
+            raise UserError(f"text-lm joint_input must be one of {', '.join(JOINT_INPUTS)}, "
+                            f"got {self.joint_input!r}")
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"llm": list(self.llm.parameters())}
+
+    def input_transcript(self, cut: Any) -> str:
+        """The transcript in ``cut``'s input: none for a joint item if ``joint_input: prompt``."""
+        if self.joint_input == "prompt" and (cut.custom or {}).get("joint"):
+            return ""
+        return transcript(cut)
 
     def collate(self, cuts: Any) -> _Batch:
         cuts = list(cuts)
@@ -170,7 +188,8 @@ class TextLM(nn.Module):
         prefix, targets = [], []
         for c in cuts:
             custom = c.custom or {}
-            ids = text_prefix_ids(tok, transcript(c), custom.get("prompt", "")) or [tok.eos_id]
+            ids = text_prefix_ids(tok, self.input_transcript(c), custom.get("prompt", "")) \
+                or [tok.eos_id]
             prefix.append(torch.tensor(ids, dtype=torch.long))
             tgt = tok.encode(custom.get("target") or "")[: self.max_target_tokens] + [tok.eos_id]
             targets.append(torch.tensor(tgt, dtype=torch.long))

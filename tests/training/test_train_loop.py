@@ -170,3 +170,43 @@ def test_epoch_counted_phase(toy_cuts, tmp_path):
     cfg = toy_train_config(toy_cuts, steps=0, max_epochs=2, valid_every=0, max_duration=6.0)
     r = train_phase(cfg, "phase1", tmp_path)
     assert r.steps > 4  # 24 ASR cuts, about 6 per batch, 2 epochs
+
+
+@pytest.mark.filterwarnings("ignore:Seems like `optimizer.step\\(\\)` has been overridden")
+@pytest.mark.parametrize("norm", ["tokens", "items"])
+def test_loss_norm_weights_tokens_or_items(toy_cuts, norm):
+    """One update's gradient is that of the token mean (``tokens``) or of the mean over items
+    of each item's token mean (``items``), and the two differ on items of unequal length."""
+    from svtk.training import distributed as D
+    from svtk.training.loop import _Phase
+    from svtk.training.objectives import batch_to
+
+    cfg = toy_train_config(toy_cuts, steps=1, grad_clip=0.0, loss_norm=norm)
+    cfg.model["dropout"] = 0.0
+    cfg.phases["phase1"].tasks = {"*": 1.0}
+    run = _Phase(cfg, "phase1", toy_cuts["train"].parent, D.setup(cfg.distributed, "cpu"))
+    run.build()
+    _, _, cuts, batch = next(iter(run.data.train_batches(run.model.collate)))
+    out = run.model(batch_to(batch, torch.device("cpu")))
+    n = out.num_tokens.float()
+    assert n.min() < n.max()  # ASR transcripts and IC labels: items of unequal length
+    losses = {"tokens": (out.loss_per_item * n).sum() / n.sum(), "items": out.loss_per_item.mean()}
+    want = {}
+    for key, loss in losses.items():
+        grads = torch.autograd.grad(loss, run.params, allow_unused=True, retain_graph=True)
+        want[key] = [torch.zeros_like(p) if g is None else g
+                     for p, g in zip(run.params, grads, strict=True)]
+    got = []
+    run.optimizer.step = lambda: got.extend(p.grad.clone() for p in run.params)
+    applied, *_ = run.train_step([(cuts, batch)], {})
+    assert applied
+    other = "items" if norm == "tokens" else "tokens"
+    assert all(torch.allclose(g, w, atol=1e-6) for g, w in zip(got, want[norm], strict=True))
+    assert not all(torch.allclose(g, w, atol=1e-6) for g, w in zip(got, want[other], strict=True))
+
+
+def test_loss_norm_is_checked():
+    from svtk.training.config import PhaseConfig
+
+    with pytest.raises(ValueError, match="loss_norm"):
+        PhaseConfig(loss_norm="utterances")

@@ -53,3 +53,34 @@ def test_text_lm_pretraining(toy_cuts, tokenizer_dir, tmp_path):
     m = [x["loss"] for x in read_metrics(tmp_path / "phase1") if x["split"] == "train"]
     assert m[-1] < m[0]
     AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "phase1" / "model")
+
+
+@pytest.mark.parametrize("joint_input", ["transcript", "prompt"])
+def test_text_lm_joint_input(toy_cuts, tokenizer_dir, joint_input):
+    """``joint_input: prompt`` leaves a joint item's transcript out of its input (the model must
+    read the answer off the transcript it writes); plain items keep theirs either way."""
+    from lhotse import load_manifest
+
+    from svtk.training.pretrain import TextLM, transcript
+
+    section = {"tokenizer": str(tokenizer_dir), "kind": "decoder-only", "joint_input": joint_input,
+               "llm": {"model_type": "llama", "hidden_size": 32, "intermediate_size": 64,
+                       "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2}}
+    lm = TextLM(section)
+    plain = next(c for c in load_manifest(toy_cuts["train"]) if transcript(c))
+    joint = plain.with_custom("joint", True)
+    batch = lm.collate([plain, joint])
+    tok, prompt = lm.tokenizer, plain.custom["prompt"]
+    ids = [batch["prefix_ids"][i, : batch["prefix_lens"][i]].tolist() for i in range(2)]
+    assert ids[0] == tok.encode(transcript(plain)) + tok.encode(prompt)
+    assert ids[1] == (ids[0] if joint_input == "transcript" else tok.encode(prompt))
+
+
+def test_text_lm_joint_input_is_checked(tokenizer_dir):
+    from svtk.errors import UserError
+    from svtk.training.pretrain import TextLM
+
+    with pytest.raises(UserError, match="joint_input"):
+        TextLM({"tokenizer": str(tokenizer_dir), "kind": "decoder-only", "joint_input": "audio",
+                "llm": {"model_type": "llama", "hidden_size": 32, "intermediate_size": 64,
+                        "num_hidden_layers": 1, "num_attention_heads": 2}})
