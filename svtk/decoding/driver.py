@@ -194,9 +194,12 @@ SORT_WINDOW = 2048
 MAX_PADDING = 0.1
 
 
-def similarity_key(cut) -> tuple:
-    """Task, prompt length, duration: items of a batch need little padding and end together."""
-    return _task(cut), len(str(_custom(cut).get("prompt", ""))), cut.duration
+def similarity_key(cut, length: Callable[[Any], int] | None = None) -> tuple:
+    """Task, prefix length, duration: items of a batch need little padding and end together.
+    The prefix length is ``length(cut)`` (LLM positions) when given, else the prompt's
+    characters."""
+    n = length(cut) if length is not None else len(str(_custom(cut).get("prompt", "")))
+    return _task(cut), n, cut.duration
 
 
 def batches(items: Iterable, opts: DecodeConfig,
@@ -404,9 +407,8 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
         length = getattr(model, "prefix_length", None)
         for window in _windows(map(with_prompt, cuts), SORT_WINDOW):
             records: dict[int, dict[str, Any]] = {}
-            # (index, cut, sort key); with a prefix length, the key holds it at [1]
-            items = [(i, c, similarity_key(c) if length is None
-                      else (_task(c), length(c), c.duration)) for i, c in enumerate(window)]
+            # (index, cut, sort key): the key's [1] is the prefix length, computed once
+            items = [(i, c, similarity_key(c, length)) for i, c in enumerate(window)]
             items.sort(key=lambda item: item[2])
             for batch in batches(items, opts, duration=lambda item: item[1].duration,
                                  length=None if length is None else lambda item: item[2][1]):
