@@ -30,6 +30,12 @@ MaxNewTokensOpt = Annotated[int | None, typer.Option(help="Generation length lim
 CtcWeightOpt = Annotated[float | None, typer.Option(
     help="Joint CTC/LLM decoding of ASR and of joint outputs' transcripts: weight of the "
          "encoder's CTC prefix scores (0: LLM only).", show_default=False)]
+LmOpt = Annotated[str | None, typer.Option(
+    "--lm", help="Token n-gram LM for ASR shallow fusion: an ARPA file over the tokenizer's "
+                 "pieces (svtk model train-lm).", show_default=False)]
+LmWeightOpt = Annotated[float | None, typer.Option(
+    help="Weight of the --lm n-gram log-probabilities added to ASR items' next-token scores "
+         "(0: no LM).", show_default=False)]
 PhaseOpt = Annotated[str | None, typer.Option(
     help="Curriculum phase to decode (default: the speechlm phase finished last).")]
 ForceOpt = Annotated[

@@ -13,6 +13,8 @@ Usage::
 
     svtk decode --exp-dir exp/mini --split test --prompts unseen --constrained --beam 4
     svtk decode --exp-dir exp/mini --split test_seen --split test_unseen --tasks asr --ctc-weight 0.5
+    svtk decode --exp-dir exp/mini --split test_seen --tasks asr --beam 4 --ctc-weight 0.7 \\
+        --lm exp/lm/asr.4gram.arpa.gz --lm-weight 0.3
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from svtk.cli.common import (
     CtcWeightOpt,
     ForceOpt,
     JointOpt,
+    LmOpt,
+    LmWeightOpt,
     MaxNewTokensOpt,
     PhaseOpt,
     SetOpt,
@@ -50,6 +54,8 @@ def decode(
     max_duration: Annotated[float | None, typer.Option(help="Most seconds of audio per batch.", show_default=False)] = None,
     max_new_tokens: MaxNewTokensOpt = None,
     ctc_weight: CtcWeightOpt = None,
+    lm: LmOpt = None,
+    lm_weight: LmWeightOpt = None,
     ctc_pre_beam: Annotated[int | None, typer.Option(help="Joint CTC/LLM: CTC scores each hypothesis' K best next tokens by the LLM (0: every token; default: every token for a CTC vocabulary of at most 8192, else max(8, 1.5 x beam)).", show_default=False)] = None,
     tasks: Annotated[str | None, typer.Option(help="Decode only these tasks, comma-separated (default: all).", show_default=False)] = None,
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint to decode (default: the phase's final weights).")] = None,
@@ -76,7 +82,7 @@ def decode(
     opts = load(DecodeConfig, config, overrides)
     given = dict(prompts=prompts, constrained=constrained, joint=joint, beam=beam,
                  batch_size=batch_size, max_duration=max_duration, max_new_tokens=max_new_tokens,
-                 ctc_weight=ctc_weight, ctc_pre_beam=ctc_pre_beam,
+                 ctc_weight=ctc_weight, lm=lm, lm_weight=lm_weight, ctc_pre_beam=ctc_pre_beam,
                  tasks=[t.strip() for t in tasks.split(",") if t.strip()] if tasks else None)
     opts = replace(opts, **{k: v for k, v in given.items() if v is not None})
     inputs = split_inputs(split, cuts, data_dir)
@@ -87,9 +93,9 @@ def decode(
 
         if system not in CASCADES:
             raise UserError(f"--system {system}: expected e2e, {' or '.join(CASCADES)}")
-        if opts.ctc_weight:
-            raise UserError("--ctc-weight applies to the e2e system (the cascades transcribe "
-                            "with the CTC encoder alone)")
+        if opts.ctc_weight or opts.lm_weight:
+            raise UserError("--ctc-weight and --lm-weight apply to the e2e system (the cascades "
+                            "transcribe with the CTC encoder alone)")
         tag = tag or f"{system}_{default_tag}"
         loaded = load_cascade(system, exp_dir, text_lm, ctc_encoder, device)
         for s, path in inputs.items():

@@ -28,6 +28,8 @@ from svtk.cli.common import (
     ConstrainedOpt,
     CtcWeightOpt,
     JointOpt,
+    LmOpt,
+    LmWeightOpt,
     MaxNewTokensOpt,
     PhaseOpt,
     SetOpt,
@@ -45,6 +47,8 @@ def infer(
     joint: JointOpt = None,
     beam: BeamOpt = None,
     ctc_weight: CtcWeightOpt = None,
+    lm: LmOpt = None,
+    lm_weight: LmWeightOpt = None,
     max_new_tokens: MaxNewTokensOpt = None,
     batch_size: Annotated[int | None, typer.Option(help="Most answers decoded in one batch.", show_default=False)] = None,
     checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint (experiment dirs only).")] = None,
@@ -67,7 +71,7 @@ def infer(
 
     tasks = [t.strip() for item in task or [] for t in item.split(",") if t.strip()]
     opts = load(DecodeConfig, config, overrides)
-    given = dict(constrained=constrained, joint=joint, beam=beam, ctc_weight=ctc_weight,
+    given = dict(constrained=constrained, joint=joint, beam=beam, ctc_weight=ctc_weight, lm=lm, lm_weight=lm_weight,
                  max_new_tokens=max_new_tokens, batch_size=batch_size)
     opts = replace(opts, **{k: v for k, v in given.items() if v is not None})
     # files, tasks and prompts are checked before the model load, which takes seconds

@@ -1,9 +1,10 @@
-"""``svtk model``: Model tools: summaries of presets, tokenizers.
+"""``svtk model``: Model tools: summaries of presets, tokenizers, n-gram LMs.
 
 Usage::
 
     svtk model summary --config conf/model/speechverse_paper.yaml
     svtk model train-tokenizer --cuts data/tasks/train.jsonl.gz --out-dir exp/tokenizer --vocab-size 1000
+    svtk model train-lm --cuts data/tasks/train.jsonl.gz --tokenizer exp/tokenizer --out exp/lm/asr.4gram.arpa.gz
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import typer
 from svtk.cli.common import ConfigOpt, ForceOpt, SetOpt
 
 app = typer.Typer(
-    help="Model tools: summaries of presets, tokenizers.\n\nExample:  svtk model summary --config conf/model/speechverse_paper.yaml",
+    help="Model tools: summaries of presets, tokenizers, n-gram LMs.\n\nExample:  svtk model summary --config conf/model/speechverse_paper.yaml",
 )
 
 
@@ -60,6 +61,26 @@ def train_tokenizer(
     from svtk.models.tokenizer import train_tokenizer_from_cuts
 
     typer.echo(str(train_tokenizer_from_cuts(cuts, out_dir, vocab_size, model_type, force=force)))
+
+
+@app.command("train-lm")
+def train_lm(
+    cuts: Annotated[list[Path], typer.Option("--cuts", help="Task cuts whose targets of --tasks are the training text (repeatable).")],
+    tokenizer: Annotated[Path, typer.Option("--tokenizer", help="The tokenizer dir of the model that will decode (the LM's words are its pieces).")],
+    out: Annotated[Path, typer.Option("--out", help="ARPA file to write (.gz: gzipped).")],
+    order: Annotated[int, typer.Option("--order", help="N-gram order.")] = 4,
+    tasks: Annotated[str, typer.Option("--tasks", help="Tasks whose targets are the text, comma-separated.")] = "asr",
+    force: ForceOpt = False,
+) -> None:
+    """Train a token n-gram LM (interpolated Kneser-Ney, ARPA) for shallow fusion in decoding
+    (svtk decode --lm FILE --lm-weight W).
+
+    Example:  svtk model train-lm --cuts data/tasks/train.jsonl.gz --tokenizer exp/tokenizer --out exp/lm/asr.4gram.arpa.gz
+    """
+    from svtk.decoding.ngram import train_lm_from_cuts
+
+    names = [t.strip() for t in tasks.split(",") if t.strip()]
+    typer.echo(str(train_lm_from_cuts(cuts, tokenizer, out, order=order, tasks=names, force=force)))
 
 
 def register(root: typer.Typer) -> None:

@@ -83,10 +83,19 @@ class DecodeConfig:
     # token; None: every token for a CTC vocabulary of at most CTC_EXACT_VOCAB ids, else
     # max(CTC_MIN_PRE_BEAM, 1.5 x beam) (see ctc_pre_beam())
     ctc_pre_beam: int | None = None
+    # shallow fusion of a token n-gram LM (ARPA over the tokenizer's pieces, ``svtk model
+    # train-lm``; svtk.decoding.ngram) into ASR items: each next token gains lm_weight * log
+    # p_LM (ESPnet's lm_weight); 0: no LM. Joint items' transcripts are not LM-scored
+    lm: str | None = None
+    lm_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.ctc_weight <= 1.0:
             raise ValueError(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
+        if self.lm_weight < 0:
+            raise ValueError(f"lm_weight must be >= 0, got {self.lm_weight}")
+        if self.lm_weight > 0 and not self.lm:
+            raise ValueError("lm_weight > 0 needs an lm (an ARPA file: svtk model train-lm)")
         if self.ctc_pre_beam is not None and self.ctc_pre_beam < 0:
             raise ValueError(f"ctc_pre_beam must be >= 0, got {self.ctc_pre_beam}")
         if self.beam < 1:
@@ -251,6 +260,16 @@ def ctc_weights(cuts: Sequence, opts: DecodeConfig) -> list[float] | None:
     return weights if any(weights) else None
 
 
+def lm_weights(cuts: Sequence, opts: DecodeConfig) -> list[float] | None:
+    """Per-cut n-gram LM weight: ``opts.lm_weight`` for ASR cuts that are not joint, else 0;
+    None when no cut gets one."""
+    if opts.lm_weight <= 0:
+        return None
+    weights = [opts.lm_weight if _task(c) == ASR_TASK and not is_joint(c, opts) else 0.0
+               for c in cuts]
+    return weights if any(weights) else None
+
+
 CTC_EXACT_VOCAB = 8192  # automatic pre-beam: every token scored up to this CTC vocabulary
 CTC_MIN_PRE_BEAM = 8
 
@@ -355,6 +374,13 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
             raise ValueError("ctc_weight > 0 needs a model with prefix_and_ctc() (a SpeechLM)")
         ctc_blank = model.ctc_blank_id
         span = transcript_span(tok, decoder.vocab_size)  # the transcript in joint outputs
+    lm = None
+    if opts.lm_weight > 0:
+        from svtk.decoding.ngram import NgramLM
+
+        lm = NgramLM.read_arpa(opts.lm, tok, eos)
+        log.info("n-gram LM %s: order %d, %s n-grams, weight %g", opts.lm, lm.order,
+                 "/".join(map(str, lm.num_ngrams)), opts.lm_weight)
     grammars = GrammarCache(tok, decoder.vocab_size)
     chooser = PromptChooser.from_option(opts.prompts, opts.prompt_dir)
     if not isinstance(cuts, CutSet):
@@ -385,6 +411,11 @@ def decode_cuts(model, cuts: Iterable, opts: DecodeConfig) -> Iterator[dict[str,
                     joint = torch.tensor([is_joint(c, opts) for c in prepared])
                     dec = CTCFusedDecoder(decoder, scorer, torch.tensor(weights), joint, span,
                                           pre_beam=ctc_pre_beam(opts, scorer.ctc_vocab))
+                lm_w = None if lm is None else lm_weights(prepared, opts)
+                if lm_w is not None:
+                    from svtk.decoding.ngram import NgramFusedDecoder
+
+                    dec = NgramFusedDecoder(dec, lm, torch.tensor(lm_w))
                 constraint = grammars.constraint([grammars.key_for(c, opts) for c in prepared],
                                                  embeds.device)
                 caps = length_caps(prepared, opts)
@@ -425,6 +456,7 @@ def decode_info(opts: DecodeConfig, split: str, checkpoint: str | None) -> dict[
     return {"prompts": opts.prompts, "constrained": opts.constrained, "joint": opts.joint,
             "beam": opts.beam, "max_len_ratio": opts.max_len_ratio or None,
             "ctc_weight": opts.ctc_weight, "ctc_pre_beam": opts.ctc_pre_beam,
+            "lm": opts.lm if opts.lm_weight else None, "lm_weight": opts.lm_weight,
             "tasks": opts.tasks, "split": split,
             "checkpoint": checkpoint}
 
@@ -455,6 +487,8 @@ def decode_split(model, cuts_path: str | Path, out_dir: str | Path, opts: Decode
     split = split or cuts_path.name.split(".")[0]
     hyps = out_dir / "hyps.jsonl"
     inputs = [cuts_path] + ([Path(checkpoint)] if checkpoint else []) + [Path(p) for p in inputs]
+    if opts.lm_weight and opts.lm:  # another LM file, other hypotheses
+        inputs.append(Path(opts.lm))
     config = {**to_dict(opts), **info} if info else opts
     stage = Stage("decode", out_dir, config=config, inputs=inputs, force=force,
                   defaults=dataclass_defaults(opts))
@@ -490,4 +524,6 @@ def decode_tag(opts: DecodeConfig) -> str:
         ["joint"] if opts.joint else []) + ([f"ctc{opts.ctc_weight:g}"] if opts.ctc_weight else [])
     if opts.ctc_weight and opts.ctc_pre_beam is not None:
         parts.append(f"pre{opts.ctc_pre_beam}")
+    if opts.lm_weight:
+        parts.append(f"lm{opts.lm_weight:g}")
     return "_".join(parts)

@@ -6,10 +6,10 @@ Reads, under the experiment directory ``E``:
   the decoder leaves beside ``hyps.jsonl`` (or in ``E/decode/<decode_tag>/``)::
 
       {"prompts": "train" | "unseen" | "<prompt bank file>", "constrained": true, "joint": false,
-       "beam": 1, "ctc_weight": 0.0, "split": "test", "system": "e2e" | "gt->llm" | "asr->llm"}
+       "beam": 1, "ctc_weight": 0.0, "lm_weight": 0.0, "split": "test", "system": "e2e" | "gt->llm" | "asr->llm"}
 
   Missing fields are read from the decode tag instead (``unseen``/``seen``, ``constrained``/
-  ``unconstrained``/``free``, ``joint``/``nojoint``, ``beamN``/``greedy``, ``ctcW``,
+  ``unconstrained``/``free``, ``joint``/``nojoint``, ``beamN``/``greedy``, ``ctcW``, ``lmW``,
   ``gt-llm``/``asr-llm``).
 - ``E/<phase>/metrics.jsonl`` (one per training phase; see :mod:`svtk.scoring.plots`), ordered
   by the ``started`` time in the phase's ``run_info.json``, else by name.
@@ -41,7 +41,7 @@ from svtk.scoring.bootstrap import ItemStats, paired_delta_ci
 from svtk.scoring.score import SCORES_JSON, read_decode_info
 from svtk.tasks import task_order as _task_key
 
-SETTINGS = ("system", "prompts", "constrained", "joint", "beam", "ctc_weight")
+SETTINGS = ("system", "prompts", "constrained", "joint", "beam", "ctc_weight", "lm_weight")
 BASELINE_ORDER = {  # the value others are compared against comes first
     "prompts": ["train", "seen"],
     "constrained": [False],
@@ -49,6 +49,7 @@ BASELINE_ORDER = {  # the value others are compared against comes first
     "system": ["e2e", "gt->llm", "asr->llm"],
     "beam": [1],
     "ctc_weight": [0.0],
+    "lm_weight": [0.0],
 }
 METRIC_NAMES = {"wer": "WER", "bleu": "BLEU", "accuracy": "Acc", "uar": "UAR", "f1": "F1",
                 "slu_f1": "SLU-F1"}
@@ -96,12 +97,14 @@ def settings_from_tag(tag: str) -> dict:
             out["system"] = "e2e"
     if m := re.search(r"(?:^|[_,+.])ctc(\d+(?:\.\d+)?)", low):  # the weight may hold a dot
         out["ctc_weight"] = float(m.group(1))
+    if m := re.search(r"(?:^|[_,+.])lm(\d+(?:\.\d+)?)", low):
+        out["lm_weight"] = float(m.group(1))
     return out
 
 
 def _settings(tag: str, info: dict | None) -> dict:
     s = {"system": "e2e", "prompts": "train", "constrained": False, "joint": False, "beam": 1,
-         "ctc_weight": 0.0}
+         "ctc_weight": 0.0, "lm_weight": 0.0}
     s.update(settings_from_tag(tag))
     for k, v in (info or {}).items():
         if k in SETTINGS and v is not None:
@@ -212,7 +215,7 @@ def task_tables(runs: list[DecodeRun]) -> dict[str, dict]:
 def comparisons(runs: list[DecodeRun]) -> dict[str, list[dict]]:
     """For each setting: rows where runs differ only in that setting (task, split, rest fixed)."""
     out: dict[str, list[dict]] = {}
-    for factor in ("prompts", "constrained", "joint", "system", "beam", "ctc_weight"):
+    for factor in ("prompts", "constrained", "joint", "system", "beam", "ctc_weight", "lm_weight"):
         groups: dict[tuple, dict] = {}
         for run in runs:
             rest = tuple((k, run.settings.get(k)) for k in SETTINGS if k != factor)

@@ -222,7 +222,7 @@ def test_decode_split_writes_hyps_and_info_and_skips(tmp_path, model):
     info = json.loads((out / "decode_info.json").read_text())
     assert info == {"prompts": "cut", "constrained": True, "joint": False, "beam": 1,
                     "max_len_ratio": None, "ctc_weight": 0.0, "ctc_pre_beam": None,
-                    "tasks": None, "split": "test",
+                    "lm": None, "lm_weight": 0.0, "tasks": None, "split": "test",
                     "checkpoint": None}
     before = hyps.stat().st_mtime_ns
     decode_split(model, path, out, opts, split="test")  # done: skipped
@@ -278,6 +278,62 @@ def test_ctc_weight_needs_a_ctc_head(llama, bpe_tok):
         DecodeConfig(ctc_weight=1.5)
 
 
+@pytest.fixture(scope="module")
+def asr_lm(tmp_path_factory, bpe_tok, uni_tok):
+    """A 3-gram over each tiny tokenizer's pieces, trained on the ASR targets of task cuts
+    through the stage wrapper, and the stage's skip on a second call."""
+    from svtk.decoding.ngram import train_lm_from_cuts
+
+    out = {}
+    d = tmp_path_factory.mktemp("lm")
+    cuts = d / "train.jsonl.gz"
+    dummy_task_cuts(12).to_file(cuts)
+    for name, tok in (("bpe", bpe_tok), ("unigram", uni_tok)):
+        path = train_lm_from_cuts([cuts], tok.name_or_path, d / f"{name}.3gram.arpa.gz", order=3)
+        before = path.stat().st_mtime_ns
+        assert train_lm_from_cuts([cuts], tok.name_or_path, path, order=3) == path
+        assert path.stat().st_mtime_ns == before
+        out[tok.name_or_path] = path
+    return out
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_lm_weight_fuses_asr_items_only(model, asr_lm, beam):
+    """The other tasks of a mixed batch decode exactly as without the LM; ASR items take its
+    scores, and a heavy LM trained on "play some music" writes it."""
+    lm = str(asr_lm[model.tokenizer.name_or_path])
+    cuts = dummy_task_cuts(9)
+    plain = _records(model, cuts, batch_size=9, beam=beam, constrained=True)
+    fused = _records(model, cuts, batch_size=9, beam=beam, constrained=True, lm=lm,
+                     lm_weight=50.0)
+    for p, f in zip(plain, fused, strict=True):
+        if p["task"] != "asr":
+            assert f["score"] == pytest.approx(p["score"], abs=1e-3)
+            assert {**f, "score": None} == {**p, "score": None}
+        else:
+            assert f["hyp"] == "play some music"
+    with pytest.raises(ValueError, match="needs an lm"):
+        DecodeConfig(lm_weight=0.3)
+    with pytest.raises(ValueError, match="lm_weight"):
+        DecodeConfig(lm="x.arpa", lm_weight=-1)
+
+
+def test_decode_split_redoes_when_the_lm_changes(tmp_path, model, asr_lm):
+    cuts = dummy_task_cuts(3)
+    path = tmp_path / "test.jsonl.gz"
+    cuts.to_file(path)
+    lm = tmp_path / "lm.arpa.gz"
+    lm.write_bytes(asr_lm[model.tokenizer.name_or_path].read_bytes())
+    opts = DecodeConfig(lm=str(lm), lm_weight=0.5, max_new_tokens=8, tasks=["asr"])
+    out = tmp_path / "decode"
+    decode_split(model, path, out, opts, split="test")
+    info = json.loads((out / "decode_info.json").read_text())
+    assert info["lm"] == str(lm) and info["lm_weight"] == 0.5
+    lm.write_bytes(b"")  # another LM at the same path: another decode
+    with pytest.raises(StageMismatch):
+        decode_split(model, path, out, opts, split="test")
+
+
 def test_decode_tag():
     assert decode_tag(DecodeConfig()) == "greedy_cut"
     assert decode_tag(DecodeConfig(beam=4, prompts="train", ctc_weight=0.5)) == \
@@ -287,6 +343,8 @@ def test_decode_tag():
     assert decode_tag(DecodeConfig(prompts="conf/my_prompts.yaml")) == "greedy_my_prompts"
     assert decode_tag(DecodeConfig(beam=4, ctc_weight=0.5, ctc_pre_beam=8)) == \
         "beam4_cut_ctc0.5_pre8"
+    assert decode_tag(DecodeConfig(beam=4, ctc_weight=1.0, lm="a.arpa", lm_weight=0.3)) == \
+        "beam4_cut_ctc1_lm0.3"
 
 
 def test_ctc_pre_beam_is_exact_for_small_vocabularies_and_follows_the_beam():

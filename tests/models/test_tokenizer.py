@@ -51,3 +51,36 @@ def test_train_tokenizer_cli(tmp_path, task_cuts):
     assert (out / "tokenizer.json").stat().st_mtime_ns == stamp
     assert run(["model", "train-tokenizer", "--cuts", str(cuts), "--out-dir", str(out),
                 "--vocab-size", "50"]) == 2  # changed config without --force
+
+
+def test_train_lm_cli_over_the_tokenizers_pieces(tmp_path, task_cuts):
+    """A token n-gram of the ASR targets, in ARPA over the tokenizer's sentencepiece pieces:
+    it reads back through the tokenizer, and a training transcript outscores its reversal."""
+    from svtk.decoding.ngram import BOS, NgramLM
+
+    cuts = tmp_path / "tasks.jsonl.gz"
+    task_cuts.to_file(cuts)
+    tok_dir = tmp_path / "tok"
+    assert run(["model", "train-tokenizer", "--cuts", str(cuts), "--out-dir", str(tok_dir),
+                "--vocab-size", "60"]) == 0
+    out = tmp_path / "lm" / "asr.3gram.arpa"
+    args = ["model", "train-lm", "--cuts", str(cuts), "--tokenizer", str(tok_dir), "--out",
+            str(out), "--order", "3"]
+    assert run(args) == 0
+    tok = Tokenizer.from_pretrained(tok_dir)
+    lm = NgramLM.read_arpa(out, tok, tok.eos_id)
+    assert lm.order == 3 and all(lm.num_ngrams)
+    asr = next(c.custom["target"] for c in task_cuts if c.custom["task"] == "asr")
+
+    def logprob(ids):
+        ctx, total = (BOS,), 0.0
+        for t in [*ids, tok.eos_id]:
+            total += lm.logprob(ctx, t)
+            ctx = (*ctx, t)
+        return total
+
+    ids = tok.encode(asr)
+    assert logprob(ids) > logprob(ids[::-1]) + 1.0
+    stamp = out.stat().st_mtime_ns
+    assert run(args) == 0 and out.stat().st_mtime_ns == stamp  # done: skipped
+    assert run([*args[:-1], "4"]) == 2  # another order without --force
