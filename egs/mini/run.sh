@@ -10,6 +10,7 @@
 #   2  validate manifests, build task cuts                 [svtk data validate, svtk data tasks]
 #   3  fbank of the ASR cuts, once, for CTC pre-training   [svtk data fbank]
 #   4  sentencepiece tokenizer on the task texts           [svtk model train-tokenizer]
+#      and a token 3-gram on the ASR targets               [svtk model train-lm]
 #   5  pre-train the speech encoder with CTC               [svtk train --phase encoder_ctc]
 #   6  pre-train the text LLM on the task texts            [svtk train --phase text_lm]
 #   7  cache the frozen encoder's latents (every split)   [svtk latents extract]
@@ -56,6 +57,17 @@ exp_all=exp/mini_all_at_once      # the same model trained on all tasks at once
 # at 0.7 with --set length_penalty= 0 / 0.5 / 1 (the default) / 1.5 / 2: 16.0 / 15.6 / 14.6 /
 # 15.6 / 17.0 %
 ctc_weight=0.7
+# ASR by the CTC head alone with a token n-gram LM (stage 12; shallow fusion, Kaldi/icefall's
+# CTC + LM system beside the joint CTC/LLM one): order and weight chosen on dev (beam 4, the
+# 01:48 run of 2026-12-04), % WER with no LM 26.4; 3-gram at 0.2 / 0.3 / 0.4 / 0.5 / 0.6 / 0.8:
+# 23.1 / 22.6 / 23.6 / 21.2 / 21.7 / 23.6; 4-gram 22.6 / 22.6 / 23.6 / 24.5 / 23.6 / 25.9.
+# Fused into the joint CTC/LLM decode (ctc 0.7) instead, the LM cost WER: dev 21.2 % with
+# none, 3-gram 0.2 19.8, 4-gram 0.2 / 0.4 / 0.6 21.7 / 24.1 / 24.5; test_seen 17.2 % with none,
+# 2-gram 0.1 16.4, 4-gram 0.2 / 0.4 18.0 / 19.1; test_unseen 27.9 % with none, 29.1-30.3 with
+# any (the LLM is an in-domain LM already, and an n-gram of the training sentences pulls
+# towards them)
+lm_order=3
+lm_weight=0.5
 # The pre-trained encoder and LLM go to exp/pretrain, where conf/model/mini.yaml loads them from.
 
 help_message="Usage: $0 [options]   (see the header of $0 for the stages)"
@@ -91,6 +103,9 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   stage_banner 4 "tokenizer: sentencepiece on the task texts"
   job exp/log/tokenizer.log \
     svtk model train-tokenizer --cuts $data/tasks/train.jsonl.gz --out-dir exp/tokenizer --vocab-size 500
+  job --after exp/log/tokenizer.log exp/log/lm.log \
+    svtk model train-lm --cuts $data/tasks/train.jsonl.gz --tokenizer exp/tokenizer \
+      --order $lm_order --out exp/lm/asr.${lm_order}gram.arpa.gz
 fi
 run_jobs
 
@@ -193,6 +208,10 @@ if [ $stage -le 12 ] && [ $stop_stage -ge 12 ]; then
     --tasks asr --beam 4
   decode $curriculum_done test.asr_ctc $exp "test_seen test_unseen" --prompts train --constrained \
     --tasks asr --beam 4 --ctc-weight $ctc_weight
+  # the CTC head alone (weight 1) with the token n-gram of stage 4: the classic CTC + LM system
+  decode $curriculum_done test.asr_ctc_lm $exp "test_seen test_unseen" --prompts train \
+    --constrained --tasks asr --beam 4 --ctc-weight 1 --lm exp/lm/asr.${lm_order}gram.arpa.gz \
+    --lm-weight $lm_weight
   # the all-at-once model on the same test
   decode --after $exp_all/log/allatonce.log test_seen.constrained $exp_all test_seen \
     --prompts train --constrained
