@@ -15,6 +15,8 @@ Usage::
     svtk decode --exp-dir exp/mini --split test_seen --split test_unseen --tasks asr --ctc-weight 0.5
     svtk decode --exp-dir exp/mini --split test_seen --tasks asr --beam 4 --ctc-weight 0.7 \\
         --lm exp/lm/asr.4gram.arpa.gz --lm-weight 0.3
+    svtk decode --exp-dir exp/mini --split test_seen --system asr-llm --constrained \\
+        --asr-beam 4 --lm exp/lm/asr.3gram.arpa.gz --lm-weight 0.5   # transcripts by CTC + LM
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def decode(
     system: Annotated[str, typer.Option(help="e2e (the SpeechLM) | gt-llm | asr-llm (cascades: the text-lm phase's LLM on the reference / CTC transcript).")] = "e2e",
     text_lm: Annotated[Path | None, typer.Option(help="Cascades: the text LLM dir (default: the text-lm phase's model/).")] = None,
     ctc_encoder: Annotated[Path | None, typer.Option(help="asr-llm: the CTC encoder dir (default: the ctc phase's model/).")] = None,
+    asr_beam: Annotated[int, typer.Option(help="asr-llm: CTC prefix beam size of its transcripts (1: the best path; with --lm, the greedy prefix search).")] = 1,
     force: ForceOpt = False,
 ) -> None:
     """Decode a split with greedy/beam search, label-constrained or joint.
@@ -93,14 +96,21 @@ def decode(
 
         if system not in CASCADES:
             raise UserError(f"--system {system}: expected e2e, {' or '.join(CASCADES)}")
-        if opts.ctc_weight or opts.lm_weight:
-            raise UserError("--ctc-weight and --lm-weight apply to the e2e system (the cascades "
-                            "transcribe with the CTC encoder alone)")
-        tag = tag or f"{system}_{default_tag}"
-        loaded = load_cascade(system, exp_dir, text_lm, ctc_encoder, device)
+        if opts.ctc_weight:
+            raise UserError("--ctc-weight applies to the e2e system (the cascades transcribe "
+                            "with the CTC encoder alone)")
+        # --lm and --asr-beam make asr-llm's transcripts (decode_info's lm, lm_weight and
+        # asr_beam say so); the text LLM decodes without them
+        text_opts = replace(opts, lm=None, lm_weight=0.0)
+        asr_parts = ([f"asrbeam{asr_beam}"] if asr_beam > 1 else []) + (
+            [f"asrlm{opts.lm_weight:g}"] if opts.lm_weight else [])
+        base = decode_tag(text_opts) if opts.lm_weight else default_tag
+        tag = tag or "_".join([system, base, *asr_parts])
+        loaded = load_cascade(system, exp_dir, text_lm, ctc_encoder, device, asr_beam=asr_beam,
+                              lm=opts.lm, lm_weight=opts.lm_weight)
         for s, path in inputs.items():
-            cascade_split(system, exp_dir, path, exp_dir / "decode" / tag / s, opts, split=s,
-                          force=force, loaded=loaded)
+            cascade_split(system, exp_dir, path, exp_dir / "decode" / tag / s, text_opts,
+                          split=s, force=force, loaded=loaded)
         return
     # another phase or checkpoint of the same experiment is another decode dir, not a clash
     tag = tag or "_".join([default_tag] + ([phase] if phase else []) +

@@ -8,8 +8,9 @@ decoding, greedy/beam search):
 
 - ``gt-llm``: the cut's reference transcript (its supervision text, as text-lm training read
   it). ASR cuts are skipped: their "hypothesis" would be the reference.
-- ``asr-llm``: the greedy CTC transcript of the cut's audio by the ``ctc`` phase's encoder,
-  computed in the decode batches (and once per audio span: task cuts of one utterance share
+- ``asr-llm``: the CTC transcript of the cut's audio by the ``ctc`` phase's encoder (its
+  best path; or CTC prefix beam search, optionally with a token n-gram LM:
+  :func:`svtk.decoding.ctc.ctc_prefix_search`), computed in the decode batches (and once per audio span: task cuts of one utterance share
   it). Each record carries it as ``asr_hyp``; the ASR cuts' hypotheses *are* the CTC
   transcripts (the ASR row of ASR->LLM is the ASR system's WER).
 
@@ -94,17 +95,27 @@ def reference_transcripts(cuts: Sequence[Any]) -> list[str]:
 
 
 class CTCTranscriber:
-    """Greedy CTC transcripts of cuts' audio, batched; each audio span is transcribed once."""
+    """CTC transcripts of cuts' audio, batched; each audio span is transcribed once. The best
+    path (``beam=1`` and no LM), else CTC prefix beam search with the n-gram ``lm`` (an
+    :class:`~svtk.decoding.ngram.NgramLM` over the tokenizer's ids) at ``lm_weight``."""
 
-    def __init__(self, encoder, tokenizer, device: str | torch.device = "cpu"):
+    def __init__(self, encoder, tokenizer, device: str | torch.device = "cpu", beam: int = 1,
+                 lm: Any = None, lm_weight: float = 0.0):
+        if beam < 1:
+            raise ValueError(f"beam must be >= 1, got {beam}")
         self.encoder = encoder.to(device).eval()
         self.tokenizer = tokenizer  # svtk.models.tokenizer.Tokenizer of the CTC units
         self.device = torch.device(device)
+        self.beam = beam
+        self.lm = lm if lm_weight > 0 else None
+        self.lm_weight = lm_weight
         self.cache: dict[tuple, str] = {}
 
     @classmethod
-    def from_dir(cls, model_dir: str | Path, device: str | torch.device = "cpu") -> CTCTranscriber:
-        """From the ``ctc`` phase's ``model/`` dir (encoder and tokenizer saved together)."""
+    def from_dir(cls, model_dir: str | Path, device: str | torch.device = "cpu", beam: int = 1,
+                 lm: str | Path | None = None, lm_weight: float = 0.0) -> CTCTranscriber:
+        """From the ``ctc`` phase's ``model/`` dir (encoder and tokenizer saved together);
+        ``lm``: an ARPA file over that tokenizer's pieces."""
         from svtk.models.native import NativeEncoder
         from svtk.models.tokenizer import Tokenizer
 
@@ -112,7 +123,13 @@ class CTCTranscriber:
         if encoder.ctc_head is None:
             raise UserError(f"{model_dir}: this encoder has no CTC head; the ASR->LLM baseline "
                             "needs the ctc phase's model")
-        return cls(encoder, Tokenizer.from_pretrained(model_dir), device)
+        tok = Tokenizer.from_pretrained(model_dir)
+        ngram = None
+        if lm and lm_weight > 0:
+            from svtk.decoding.ngram import NgramLM
+
+            ngram = NgramLM.read_arpa(lm, tok, tok.eos_id)
+        return cls(encoder, tok, device, beam=beam, lm=ngram, lm_weight=lm_weight)
 
     @staticmethod
     def key(cut) -> tuple:
@@ -137,7 +154,15 @@ class CTCTranscriber:
         for i, a in enumerate(audio):
             batch[i, : len(a)] = a.float()
         out = self.encoder(batch.to(self.device), lens.to(self.device))
-        ids = self.encoder.ctc_greedy(out.hidden_states[-1], out.lengths)
+        if self.beam == 1 and self.lm is None:
+            ids = self.encoder.ctc_greedy(out.hidden_states[-1], out.lengths)
+        else:
+            from svtk.decoding.ctc import ctc_prefix_search
+
+            logp = self.encoder.ctc_logits(out.hidden_states[-1]).float().log_softmax(-1)
+            ids = ctc_prefix_search(logp, out.lengths, blank_id=self.encoder.config.blank_id,
+                                    eos_id=self.tokenizer.eos_id, beam=self.beam, lm=self.lm,
+                                    lm_weight=self.lm_weight)
         return [self.tokenizer.decode(x) for x in ids]
 
 
@@ -219,17 +244,26 @@ def cascade_records(system: str, lm: TextPrefixLM, cuts, opts) -> Iterator[dict[
 
 
 def load_cascade(system: str, exp_dir: str | Path, text_lm: str | Path | None = None,
-                 ctc_encoder: str | Path | None = None, device: str = "cpu"
+                 ctc_encoder: str | Path | None = None, device: str = "cpu", *,
+                 asr_beam: int = 1, lm: str | Path | None = None, lm_weight: float = 0.0
                  ) -> tuple[TextPrefixLM, dict[str, Any]]:
-    """The cascade's text LLM (with its transcript source) and the decode_info fields naming it."""
+    """The cascade's text LLM (with its transcript source) and the decode_info fields naming it.
+    ``asr_beam``, ``lm``, ``lm_weight``: how ``asr-llm`` transcribes (:class:`CTCTranscriber`)."""
     if system not in CASCADES:
         raise UserError(f"unknown cascade system {system!r} (known: {', '.join(CASCADES)})")
     lm_dir = Path(text_lm) if text_lm else find_phase_model(exp_dir, OBJECTIVES["text_lm"])
     info: dict[str, Any] = {"system": SYSTEMS[system], "text_lm": str(lm_dir)}
     if system == "asr-llm":
         ctc_dir = Path(ctc_encoder) if ctc_encoder else find_phase_model(exp_dir, OBJECTIVES["ctc"])
-        transcribe: Transcriber = CTCTranscriber.from_dir(ctc_dir, device)
+        transcribe: Transcriber = CTCTranscriber.from_dir(ctc_dir, device, beam=asr_beam, lm=lm,
+                                                          lm_weight=lm_weight)
         info["ctc_encoder"] = str(ctc_dir)
+        if asr_beam > 1 or lm_weight > 0:  # the report's lm_weight column: the transcripts' LM
+            info.update(asr_beam=asr_beam, lm=str(lm) if lm_weight > 0 else None,
+                        lm_weight=lm_weight)
+    elif lm_weight > 0 or asr_beam > 1:
+        raise UserError("an ASR beam and LM apply to asr-llm's transcripts; gt-llm reads the "
+                        "reference transcripts")
     else:
         transcribe = reference_transcripts
     return TextPrefixLM.from_dir(lm_dir, transcribe).to(device).eval(), info
@@ -244,7 +278,7 @@ def cascade_split(system: str, exp_dir: str | Path, cuts_path: str | Path, out_d
     from svtk.decoding.driver import decode_split
 
     lm, info = loaded or load_cascade(system, exp_dir, text_lm, ctc_encoder, device)
-    weights = [Path(info[k]) for k in ("text_lm", "ctc_encoder") if k in info]
+    weights = [Path(info[k]) for k in ("text_lm", "ctc_encoder", "lm") if info.get(k)]
     return decode_split(lm, cuts_path, out_dir, opts, split=split, force=force,
                         records=lambda cuts: cascade_records(system, lm, cuts, opts),
                         info=info, inputs=weights)

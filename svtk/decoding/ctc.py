@@ -358,3 +358,50 @@ class CTCFusedDecoder(IncrementalDecoder):
                            state.mode.index_select(0, index),
                            state.matched.index_select(1, index),
                            state.sep.index_select(0, index))
+
+
+class _NoLLM(IncrementalDecoder):
+    """Zero log-probabilities over ``vocab_size`` ids: what :class:`CTCFusedDecoder` at weight 1
+    wraps when no LLM takes part (the CTC head alone, or with an n-gram LM)."""
+
+    llm_kind = "none"
+
+    def __init__(self, vocab_size: int):  # no model: no super().__init__
+        self.model = None
+        self.vocab_size = vocab_size
+
+    def start(self, embeds: torch.Tensor, mask: torch.Tensor):
+        return None, torch.zeros(embeds.shape[0], self.vocab_size, device=embeds.device)
+
+    def step(self, state: Any, tokens: torch.Tensor):
+        return None, torch.zeros(tokens.shape[0], self.vocab_size, device=tokens.device)
+
+    def reorder(self, state: Any, index: torch.Tensor) -> Any:
+        return None
+
+
+def ctc_prefix_search(log_probs: torch.Tensor, lengths: torch.Tensor, *, blank_id: int,
+                      eos_id: int, beam: int = 4, lm: Any = None, lm_weight: float = 0.0,
+                      length_penalty: float = 1.0) -> list[list[int]]:
+    """CTC prefix beam search of a batch (``log_probs (B, T, V)``, ``lengths (B,)``), the CTC
+    head alone or with an n-gram LM (:class:`svtk.decoding.ngram.NgramLM`, shallow fusion at
+    ``lm_weight``): the label sequences, end of sequence left out. Through the same search and
+    prefix scores as joint CTC/LLM decoding at CTC weight 1; ``beam=1`` is the greedy prefix
+    search (not the best path of :meth:`NativeEncoder.ctc_greedy`). ``length_penalty``: the
+    final pick by score / length ** it, as in ``svtk decode`` (whose default, 1, it keeps);
+    0 ranks by probability alone."""
+    from svtk.decoding.search import search
+
+    B, _, V = log_probs.shape
+    scorer = CTCPrefixScorer(log_probs, lengths, blank_id=blank_id, eos_id=eos_id, vocab_size=V)
+    dec: IncrementalDecoder = CTCFusedDecoder(_NoLLM(V), scorer, torch.ones(B))
+    if lm is not None and lm_weight > 0:
+        from svtk.decoding.ngram import NgramFusedDecoder
+
+        dec = NgramFusedDecoder(dec, lm, torch.full((B,), float(lm_weight)))
+    embeds = log_probs.new_zeros(B, 1, 1)
+    mask = torch.ones(B, 1, dtype=torch.long, device=log_probs.device)
+    caps = lengths.to(log_probs.device) + 1  # CTC emits at most one label per frame
+    res = search(dec, embeds, mask, beam=beam, eos_id=eos_id, pad_id=blank_id,
+                 max_new_tokens=int(caps.max()), max_lengths=caps, length_penalty=length_penalty)
+    return res.sequences

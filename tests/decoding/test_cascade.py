@@ -142,6 +142,50 @@ def test_cli_cascades_write_rows_score_and_report_read(setup, kind):
     assert run(common + ["--system", "asr-llm"]) == 0  # done: skipped, not redone
 
 
+@pytest.fixture(scope="module")
+def one_sentence_lm(setup):
+    """A 3-gram that has only ever seen "set an alarm", over the cascade's tokenizer."""
+    from svtk.decoding.ngram import train_kneser_ney
+    from svtk.models.tokenizer import Tokenizer
+
+    tok = Tokenizer.from_pretrained(setup["root"] / "tok")
+    special = set(tok.hf.all_special_ids)
+    lm = train_kneser_ney([tok.encode("set an alarm")] * 5, 3,
+                          [i for i in range(tok.vocab_size) if i not in special], tok.eos_id)
+    return lm.write_arpa(setup["root"] / "one.3gram.arpa", tok.hf.convert_ids_to_tokens,
+                         tok.eos_id)
+
+
+def test_ctc_transcripts_by_prefix_beam_search_with_an_lm(setup, one_sentence_lm):
+    """Prefix beam search transcribes a padded batch as each cut alone; with a heavy LM every
+    transcript is the LM's one sentence (the best path's are not)."""
+    exp = setup["exps"]["encoder-decoder"]
+    model_dir = find_phase_model(exp, "ctc")
+    cuts = setup["cuts"]
+    beam = CTCTranscriber.from_dir(model_dir, beam=4)
+    best_path = CTCTranscriber.from_dir(model_dir)
+    assert beam(cuts) == [beam.transcribe([c])[0] for c in cuts]  # batched as alone
+    heavy = CTCTranscriber.from_dir(model_dir, beam=4, lm=one_sentence_lm, lm_weight=50.0)
+    assert set(heavy(cuts)) == {"set an alarm"}
+    assert best_path(cuts) != heavy(cuts)
+
+
+def test_cli_asr_llm_transcribes_with_the_lm(setup, one_sentence_lm):
+    from svtk.cli import run
+
+    exp, cuts_path = setup["exps"]["decoder-only"], setup["root"] / "test.jsonl.gz"
+    common = ["decode", "--exp-dir", str(exp), "--split", "test", "--cuts", str(cuts_path),
+              "--constrained", "--max-new-tokens", "24", "--batch-size", "3"]
+    lm = ["--lm", str(one_sentence_lm), "--lm-weight", "50"]
+    assert run(common + ["--system", "asr-llm", "--asr-beam", "4", *lm]) == 0
+    out = exp / "decode" / "asr-llm_greedy_cut_constrained_asrbeam4_asrlm50" / "test"
+    asr = [r for r in _hyps(out) if r["task"] == "asr"]
+    assert asr and all(r["hyp"] == "set an alarm" for r in asr)
+    info = json.loads((out / "decode_info.json").read_text())
+    assert (info["asr_beam"], info["lm"], info["lm_weight"]) == (4, str(one_sentence_lm), 50.0)
+    assert run(common + ["--system", "gt-llm", *lm]) == 2  # gt-llm has no transcripts to make
+
+
 def test_phase_models_are_found_by_objective(setup, tmp_path):
     exp = setup["exps"]["encoder-decoder"]
     assert find_phase_model(exp, "ctc") == exp / "encoder_ctc" / "model"

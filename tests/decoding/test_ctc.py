@@ -306,3 +306,21 @@ def test_pre_beam_keeps_span_pieces_as_candidates_of_plain_rows():
                             pre_beam=2)
     _, out = fused.start(embeds, mask)
     assert torch.isfinite(out[0, best])
+
+
+def test_ctc_prefix_search_finds_the_most_probable_labelling():
+    """A beam wider than every prefix (3 labels, 3 frames: 40 prefixes) is exact: the output is
+    the labelling of highest CTC probability over every alignment (brute force); the greedy
+    prefix search's output is never more probable."""
+    from svtk.decoding.ctc import ctc_prefix_search
+
+    V, T = 5, 3  # ids: blank 0, labels 1, 2, 4, eos 3
+    for seed in range(6):
+        logp = _log_probs(1, T, V, seed=20 + seed)
+        whole, _ = _brute(logp[0])
+        best = max(whole, key=whole.get)
+        kw = dict(blank_id=BLANK, eos_id=EOS, length_penalty=0.0)
+        exact = ctc_prefix_search(logp, torch.tensor([T]), beam=64, **kw)[0]
+        assert tuple(exact) == best
+        greedy = ctc_prefix_search(logp, torch.tensor([T]), beam=1, **kw)[0]
+        assert whole[tuple(greedy)] <= whole[best] + 1e-9
