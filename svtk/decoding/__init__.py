@@ -5,7 +5,9 @@ averaging and export.
 Modules: ``automata`` (token-level finite-state constraints), ``grammars`` (automata built from a
 tokenizer: label trie, slot filling, joint ``ASR: ... | TASK: ... |``), ``incremental`` (one
 incremental decoder per LLM kind over the HF model), ``search`` (greedy and beam search, written
-once), ``driver`` (``decode_cuts``), ``average``, ``export``. The output formats (joint form,
+once), ``ctc`` (joint CTC/LLM scores, CTC prefix beam search), ``ngram`` (token n-gram LMs:
+ARPA, Kneser-Ney, shallow fusion), ``driver`` (``decode_cuts``), ``cascade`` (GT->LLM,
+ASR->LLM), ``average``, ``export``. The output formats (joint form,
 slots, labels) are :mod:`svtk.tasks.formats`. Nothing heavy is imported here.
 
 Usage::
