@@ -38,7 +38,11 @@ names, then times, at ``--batch`` utterances with a prefix of ``--prefix-len`` e
    x rows: egs/mini's tokenizer has ~500 pieces, an LLM's own ~32k-152k. ``ctc_*_pre{K}_*``: the
    same with a pre-beam of K candidates per row (the driver's automatic K for that beam), over
    ``--ctc-vocab`` ids and (``ctc_*_fullvocab_pre{K}_*``) over the LLM's whole vocabulary;
-6. ``mixed_*``: a batch of half free items (ASR-like, ``--new-tokens`` steps, eos never chosen
+6. ``lm3_*``: shallow fusion of a token 3-gram (:mod:`svtk.decoding.ngram`, interpolated
+   Kneser-Ney on 5000 random Zipf-distributed sentences over the vocabulary, every row at weight
+   0.5) against the LLM alone, greedy and beam ``--beam``: the per-row context lookups and the
+   dense next-token rows, built anew in each run (``lm3_*_train_s``: estimating the model);
+7. ``mixed_*``: a batch of half free items (ASR-like, ``--new-tokens`` steps, eos never chosen
    by the random model) and half label items, ours with jump-forward + compaction against ours
    without them (``mixed_plain_over_fast``: what the label rows leaving the batch saves) and
    against HF with a per-item ``prefix_allowed_tokens_fn`` (a free item's list is the whole
@@ -263,6 +267,48 @@ def _ctc_cost(dec, embeds, mask, *, steps: int, beam: int, frames: int, ctc_voca
             "ms_per_step": round((t["b_s"] - t["a_s"]) / max(b.steps, 1) * 1e3, 2)}
 
 
+def _lm_cost(dec, embeds, mask, *, steps: int, beam: int, reps: int, eos: int, pad: int,
+             order: int = 3, sentences: int = 5000) -> dict:
+    """Shallow fusion of a token n-gram (``order``, interpolated Kneser-Ney on ``sentences``
+    random Zipf-distributed sentences over the vocabulary) at weight 0.5 against the LLM alone,
+    the same number of steps: what the per-row context lookups and dense rows cost."""
+    import random
+
+    import torch
+
+    from svtk.decoding.ngram import NgramFusedDecoder, train_kneser_ney
+    from svtk.decoding.search import search
+
+    B, V = embeds.shape[0], dec.vocab_size
+    rng = random.Random(0)
+    words = [i for i in range(V) if i not in (eos, pad)]
+    weights = [1.0 / (r + 1) for r in range(len(words))]
+    text = [rng.choices(words, weights, k=rng.randint(4, 16)) for _ in range(sentences)]
+    t0 = time.perf_counter()
+    lm = train_kneser_ney(text, order, words, eos)
+    train_s = time.perf_counter() - t0
+    kw = dict(beam=beam, max_new_tokens=steps, eos_id=eos, pad_id=pad,
+              **({"length_penalty": 0.0, "early_stop": False} if beam > 1 else {}))
+
+    class NoEnd(NgramFusedDecoder):  # as the random LLM never ends: the same steps both sides
+        def _fuse(self, st, logp):
+            st, out = super()._fuse(st, logp)
+            out[:, eos] = float("-inf")
+            return st, out
+
+    def fused():
+        lm._rows.clear()  # every run builds its rows anew, as a new decode does
+        return search(NoEnd(dec, lm, torch.full((B,), 0.5)), embeds, mask, **kw)
+
+    with torch.inference_mode():
+        a, b = search(dec, embeds, mask, **kw), fused()
+        t = _paired(lambda: search(dec, embeds, mask, **kw), fused, reps)
+    return {"plain_s": t["a_s"], "fused_s": t["b_s"], "ratio": t["ratio"],
+            "plain_steps": a.steps, "fused_steps": b.steps, "train_s": round(train_s, 2),
+            "ngrams": "/".join(map(str, lm.num_ngrams)),
+            "ms_per_step": round((t["b_s"] - t["a_s"]) / max(b.steps, 1) * 1e3, 2)}
+
+
 def run(args) -> dict:
     import torch
 
@@ -338,6 +384,10 @@ def run(args) -> dict:
                                  ctc_vocab=width, reps=max(1, args.reps // 2), eos=eos,
                                  pad=padid, pre_beam=pre)
 
+    lm = {("greedy" if b == 1 else f"beam{b}"): _lm_cost(  # n-gram shallow fusion
+        dec, embeds, mask, steps=n, beam=b, reps=max(1, args.reps // 2), eos=eos, pad=padid)
+        for b in (1, args.beam)}
+
     # mixed batch: half free ASR-like items, half labels
     free = free_automaton(dec.vocab_size)
     mixed, (lab_start, free_start) = TokenAutomaton.union([fsa, free])
@@ -385,6 +435,7 @@ def run(args) -> dict:
         "beam_hf_steps": hf_beam["hf_steps"],
         "ctc_frames": args.ctc_frames, "ctc_vocab": min(args.ctc_vocab, dec.vocab_size),
         **{f"ctc_{name}_{k}": v for name, res in ctc.items() for k, v in res.items()},
+        **{f"lm3_{name}_{k}": v for name, res in lm.items() for k, v in res.items()},
         "mixed_fast_s": mvs["a_s"], "mixed_plain_s": mvs["b_s"],
         "mixed_plain_over_fast": mvs["ratio"],
         "mixed_hf_prefix_allowed_s": hf_mixed["hf_s"], "mixed_hf_over_ours": hf_mixed["ratio"],
