@@ -22,7 +22,7 @@ its least likely unigram).
 Usage::
 
     lm = train_kneser_ney([[5, 9, 7], [5, 7]], order=3, vocab=range(3, 12), eos_id=2)
-    lm.write_arpa("exp/lm/asr.3gram.arpa", piece_of=tokenizer.convert_ids_to_tokens)
+    lm.write_arpa("exp/lm/asr.3gram.arpa", tokenizer.convert_ids_to_tokens, eos_id=2)
     lm = NgramLM.read_arpa("exp/lm/asr.3gram.arpa", tokenizer, eos_id=2)
     fused = NgramFusedDecoder(decoder, lm, weights)   # weights (B,): 0.3 for ASR items, else 0
 """
@@ -342,6 +342,8 @@ def lm_sentences(cuts: Iterable, tokenizer: Any, tasks: Sequence[str] = ("asr",)
     """Token ids of the targets of ``tasks`` cuts (joint ones left out), one per recording:
     what the decoder writes for those tasks. Cuts without a task count as ASR (their
     transcript)."""
+    from svtk.training.pretrain import transcript
+
     seen: set[str] = set()
     out = []
     for cut in cuts:
@@ -353,8 +355,7 @@ def lm_sentences(cuts: Iterable, tokenizer: Any, tasks: Sequence[str] = ("asr",)
         if key in seen:
             continue
         seen.add(key)
-        text = custom.get("target") if "task" in custom else " ".join(
-            s.text for s in cut.supervisions if s.text)
+        text = custom.get("target") if "task" in custom else transcript(cut)
         if text and text.strip():
             out.append(tokenizer.encode(text.strip()))
     return out
