@@ -55,7 +55,8 @@ exp_all=exp/mini_all_at_once      # the same model trained on all tasks at once
 # not recorded, also put 0.7 ahead of 0.5: 17.0 / 19.3 %, and beam 8 no better than 4). On the
 # 14:55 run's model (the same weights), beam 8 at 0.6 / 0.7 / 0.8: 16.5 / 16.0 / 17.0 %; beam 4
 # at 0.7 with --set length_penalty= 0 / 0.5 / 1 (the default) / 1.5 / 2: 16.0 / 15.6 / 14.6 /
-# 15.6 / 17.0 %
+# 15.6 / 17.0 %. Again for the 8x encoder (the 04:34 run of 2026-12-04), beam 4, 0.5 / 0.6 / 0.7 /
+# 0.8 / 0.9 / 1.0: 22.2 / 21.2 / 22.6 / 22.6 / 23.1 / 27.4 % (2-3 words of 212 apart: kept)
 ctc_weight=0.7
 # ASR by the CTC head alone with a token n-gram LM (stage 12; shallow fusion, Kaldi/icefall's
 # CTC + LM system beside the joint CTC/LLM one): order and weight chosen on dev (beam 4, the
@@ -65,7 +66,8 @@ ctc_weight=0.7
 # none, 3-gram 0.2 19.8, 4-gram 0.2 / 0.4 / 0.6 21.7 / 24.1 / 24.5; test_seen 17.2 % with none,
 # 2-gram 0.1 16.4, 4-gram 0.2 / 0.4 18.0 / 19.1; test_unseen 27.9 % with none, 29.1-30.3 with
 # any (the LLM is an in-domain LM already, and an n-gram of the training sentences pulls
-# towards them)
+# towards them). For the 8x encoder (the 04:34 run of 2026-12-04), 3-gram at 0.3 / 0.4 / 0.5 /
+# 0.6 / 0.8: 25.0 / 22.2 / 24.1 / 25.0 / 25.0 % (4 words apart: kept)
 lm_order=3
 lm_weight=0.5
 # The pre-trained encoder and LLM go to exp/pretrain, where conf/model/mini.yaml loads them from.

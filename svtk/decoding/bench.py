@@ -456,7 +456,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--new-tokens", type=int, default=24, help="free decoding length")
     p.add_argument("--joint-tokens", type=int, default=24, help="joint decoding length limit")
     p.add_argument("--beam", type=int, default=4, help="beam size of the beam-search comparison")
-    p.add_argument("--ctc-frames", type=int, default=50, help="CTC frames (3 s at 16.7 Hz)")
+    p.add_argument("--ctc-frames", type=int, default=50, help="CTC frames (4 s at the mini encoder's 12.5 Hz)")
     p.add_argument("--ctc-vocab", type=int, default=1000, help="CTC head width (egs/mini: ~1k)")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--json", type=Path, help="also write the results here")

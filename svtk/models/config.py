@@ -129,6 +129,7 @@ class NativeEncoderConfig:
     conv_kernel: int = 15
     dropout: float = 0.1
     # Conv1d subsampling: each stride-2 layer halves the 100 Hz fbank rate (2 layers = 25 Hz).
+    # Each layer's kernel covers its stride (3 up to stride 3, 5 at stride 4).
     subsampling: list[int] = field(default_factory=lambda: [2, 2])
     # CTC output units (blank included); 0 = no CTC head.
     vocab_size: int = 0

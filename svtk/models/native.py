@@ -53,6 +53,12 @@ def conv_out_len(lengths: torch.Tensor, kernel: int, stride: int, padding: int) 
     return torch.div(lengths + 2 * padding - kernel, stride, rounding_mode="floor") + 1
 
 
+def subsampling_kernel(stride: int) -> int:
+    """Kernel of a subsampling Conv1d: the smallest odd one, at least 3, that covers its stride,
+    so that no input frame goes unread (a kernel 3 at stride 4 skips one frame in 4)."""
+    return max(3, stride + 1 - stride % 2)
+
+
 def log_mel(sample_rate: int = 16000, num_mel_bins: int = 80) -> nn.Module:
     """The encoder's frozen filterbank: kaldi log-mel, 25 ms / 10 ms, snip_edges, no dither
     (also what ``svtk data fbank`` stores)."""
@@ -217,8 +223,8 @@ class NativeEncoder(SpeechEncoder):
         d = config.d_model
         chans = [config.num_mel_bins] + [d] * len(config.subsampling)
         self.subsample = nn.ModuleList(
-            nn.Conv1d(chans[i], chans[i + 1], 3, stride=s, padding=1)
-            for i, s in enumerate(config.subsampling)
+            nn.Conv1d(chans[i], chans[i + 1], k, stride=s, padding=k // 2)
+            for i, (s, k) in enumerate((s, subsampling_kernel(s)) for s in config.subsampling)
         )
         self.in_norm = nn.LayerNorm(d)
         self.blocks = nn.ModuleList(_Block(config) for _ in range(config.num_layers))
@@ -244,8 +250,8 @@ class NativeEncoder(SpeechEncoder):
 
     def output_lengths(self, num_samples: torch.Tensor) -> torch.Tensor:
         lens = fbank_frames(num_samples, self.config.sample_rate)
-        for s in self.config.subsampling:
-            lens = conv_out_len(lens, 3, s, 1)
+        for conv in self.subsample:
+            lens = conv_out_len(lens, conv.kernel_size[0], conv.stride[0], conv.padding[0])
         return lens
 
     # -- forward -------------------------------------------------------------------------------
@@ -302,9 +308,9 @@ class NativeEncoder(SpeechEncoder):
         if self.training and (self.config.freq_masks > 0 or self.config.time_masks > 0):
             x = self.spec_augment(x, lens)
         x = x.transpose(1, 2)  # (B, 80, F)
-        for conv, s in zip(self.subsample, self.config.subsampling, strict=False):
+        for conv in self.subsample:
             x = F.gelu(conv(x))
-            lens = conv_out_len(lens, 3, s, 1)
+            lens = conv_out_len(lens, conv.kernel_size[0], conv.stride[0], conv.padding[0])
             x = x[..., : max(int(lens.max()), 0)]
             x = x.masked_fill(~lengths_to_mask(lens, x.shape[-1])[:, None, :], 0.0)
         x = x.transpose(1, 2)  # (B, T, D)

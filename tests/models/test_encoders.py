@@ -231,6 +231,26 @@ def test_native_depthwise_conv_equals_conv1d(kernel):
             torch.testing.assert_close(a, w)
 
 
+@pytest.mark.parametrize("subsampling", [[2, 3], [4], [2, 2, 2], [5]])
+def test_native_subsampling_reads_every_frame(subsampling):
+    """Every fbank frame reaches some output frame (a kernel-3 conv at stride 4 would skip one
+    in four), and the output length is what output_lengths says."""
+    from svtk.models.native import NativeEncoder, fbank_frames
+    from svtk.testing.models import tiny_native_config
+
+    torch.manual_seed(0)
+    enc = NativeEncoder(tiny_native_config(subsampling=subsampling)).eval()
+    n = 16000
+    frames = int(fbank_frames(torch.tensor(n)))
+    feats = torch.randn(1, frames, 80, requires_grad=True)
+    out = enc.encode(feats, torch.tensor([frames]))  # not forward_fbank: its per-utterance
+    # normalisation would make every output depend on every frame
+    assert out.hidden_states[0].shape[1] == int(enc.output_lengths(torch.tensor([n]))[0])
+    h = out.hidden_states[0]
+    (g,) = torch.autograd.grad((h * torch.randn_like(h)).sum(), feats)  # not h.sum(): LayerNorm
+    assert bool((g.abs().sum(-1) > 0).all())
+
+
 def test_native_conv_kernel_must_be_odd():
     from svtk.models.config import NativeEncoderConfig
 
